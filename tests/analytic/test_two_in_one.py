@@ -1,0 +1,223 @@
+"""Tests for analytic.two_in_one (TMS "Superposition as a Phase Change", 2 features in 1 dimension).
+
+The closed forms are checked against two independent evaluations of the expected loss: exact
+quadrature over sparsity patterns (scipy.integrate.nquad, told where the ReLU kinks are) and a
+seeded numpy Monte Carlo. The helpers are reused by test_three_in_two.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from scipy import integrate
+
+from analytic import relu_output
+from analytic import two_in_one as tio
+
+FAST = settings(deadline=None, max_examples=8, derandomize=True)
+ratios = st.floats(-1.0, 1.0).map(lambda t: 10.0**t)  # r ∈ [0.1, 10], log-uniform
+densities = st.floats(0.01, 1.0)
+
+
+# independent evaluations of E[Σ_i I_i (x_i − ReLU(WᵀWx + b)_i)²] --------------------------------
+def _breakpoints(G, b, act, level, outer):
+    """nquad options for u_level: the kinks c_i + Σ_{j∈T} G_ij + G_i,level·u = 0, T ⊆ inner variables."""
+    x = np.zeros(G.shape[0])
+    x[act[level + 1:]] = outer
+    c, a = G @ x + b, G[:, act[level]]
+    pts = set()
+    for s in range(level + 1):
+        for T in itertools.combinations(act[:level], s):
+            shift = c + G[:, list(T)].sum(axis=1)
+            pts |= {-sh / ai for sh, ai in zip(shift, a) if ai != 0 and 0 < -sh / ai < 1}
+    return {"points": sorted(pts), "epsabs": 1e-13, "epsrel": 1e-11, "limit": 200}
+
+
+def quadrature_loss(W, b, importance, p):
+    """Σ over active sets A of p^|A| S^(n−|A|) ∫_{[0,1]^A} Σ_i I_i (x_i − ReLU(Gx + b)_i)² du."""
+    G, n = W.T @ W, W.shape[1]
+    total = 0.0
+    for k in range(n + 1):
+        for act in map(list, itertools.combinations(range(n), k)):
+            def f(*u, act=act):
+                x = np.zeros(n)
+                x[act] = u
+                return float(importance @ (x - np.maximum(G @ x + b, 0.0)) ** 2)
+
+            opts = [lambda *o, lv=lv, act=act: _breakpoints(G, b, act, lv, o) for lv in range(k)]
+            val = integrate.nquad(f, [(0, 1)] * k, opts=opts)[0] if k else f()
+            total += p**k * (1 - p) ** (n - k) * val
+    return total
+
+
+def monte_carlo_loss(W, b, importance, p, n_samples=200_000, seed=0):
+    """(mean, standard error) of the loss over seeded samples x_i = 1[on]·U[0, 1]."""
+    rng = np.random.default_rng(seed)
+    shape = (n_samples, W.shape[1])
+    x = rng.random(shape) * (rng.random(shape) < p)  # (B, F)
+    out = np.maximum(x @ (W.T @ W) + b, 0.0)  # G symmetric, so x @ G = (G x)ᵀ
+    per_sample = ((x - out) ** 2) @ importance
+    return per_sample.mean(), per_sample.std(ddof=1) / np.sqrt(n_samples)
+
+
+# closed forms ------------------------------------------------------------------------------------
+def test_hand_computed_values():
+    L = tio.losses(1.0, 0.5)  # V(0.5) = 1/6 − 1/16 = 5/48
+    assert L == pytest.approx({"not_learned": 5 / 48, "dedicated": 5 / 48, "superposition": 1 / 12})
+    assert tio.phase(1.0, 0.5) == "superposition"
+    assert tio.critical_density(1.0) == pytest.approx(4 / 7)
+    assert tio.phase(0.2, 0.9) == "not_learned" and tio.phase(5.0, 0.9) == "dedicated"
+
+
+@FAST
+@given(r=ratios, p=densities)
+def test_closed_forms_match_quadrature(r, p):
+    closed = tio.losses(r, p)
+    for name, (W, b) in tio.solutions(r, p).items():
+        assert quadrature_loss(W, b, tio.importance(r), p) == pytest.approx(closed[name], rel=1e-9, abs=1e-12)
+
+
+@FAST
+@given(r=ratios, p=densities, seed=st.integers(0, 2**16))
+def test_closed_forms_match_monte_carlo(r, p, seed):
+    closed = tio.losses(r, p)
+    for name, (W, b) in tio.solutions(r, p).items():
+        mean, se = monte_carlo_loss(W, b, tio.importance(r), p, seed=seed)
+        assert abs(mean - closed[name]) <= 5 * se + 1e-12, name
+
+
+@FAST
+@given(r=ratios, p=densities)
+def test_closed_forms_match_exact_expected_loss(r, p):
+    closed = tio.losses(r, p)
+    for name, (W, b) in tio.solutions(r, p).items():
+        exact = relu_output.expected_loss(W, b, tio.importance(r), 1.0 - p)
+        assert exact == pytest.approx(closed[name], rel=1e-9, abs=1e-12)
+
+
+def test_vectorised_over_broadcast_grids():
+    r, p = np.logspace(-1, 1, 7)[:, None], np.linspace(0.01, 1, 5)[None, :]
+    L, names = tio.losses(r, p), tio.phase(r, p)
+    assert names.shape == (7, 5) and all(v.shape == (7, 5) for v in L.values())
+    for i, j in np.ndindex(7, 5):
+        assert names[i, j] == tio.phase(float(r[i, 0]), float(p[0, j]))
+    np.testing.assert_allclose(tio.boundary(r[:, 0]), tio.critical_density(r[:, 0]), rtol=1e-12)
+
+
+def test_rejects_out_of_range_inputs():
+    with pytest.raises(ValueError):
+        tio.losses(1.0, 1.5)
+    with pytest.raises(ValueError):
+        tio.phase(0.0, 0.5)
+
+
+# symmetry in log r -------------------------------------------------------------------------------
+SWAP = {"not_learned": "dedicated", "dedicated": "not_learned", "superposition": "superposition"}
+
+
+@FAST
+@given(r=ratios, p=densities)
+def test_inverse_ratio_swaps_not_learned_and_dedicated(r, p):
+    # losses(1/r, p) = losses(r, p)/r with the roles swapped: the winner swaps, the boundary stays
+    L, Linv = tio.losses(r, p), tio.losses(1 / r, p)
+    for name in tio.PHASES:
+        assert Linv[SWAP[name]] == pytest.approx(L[name] / r, rel=1e-12)
+    best, second = sorted(L.values())[:2]
+    assume(second - best > 1e-9 * second)  # not on a boundary (or at r = 1)
+    assert tio.phase(1 / r, p) == SWAP[tio.phase(r, p)]
+    assert tio.boundary(1 / r) == pytest.approx(tio.boundary(r), rel=1e-12)
+
+
+# boundaries --------------------------------------------------------------------------------------
+@FAST
+@given(r=ratios)
+def test_boundary_is_a_true_crossing(r):
+    (b,) = tio.boundaries(r)
+    assert b.p == pytest.approx(tio.critical_density(r), rel=1e-12)
+    assert b.below == "superposition" and b.above == ("not_learned" if r <= 1 else "dedicated")
+    L = tio.losses(r, b.p)
+    assert L[b.below] == pytest.approx(L[b.above], rel=1e-12)
+    for p, sign in ((b.p - 1e-6, -1), (b.p + 1e-6, 1)):
+        L = tio.losses(r, p)
+        assert np.sign(L[b.below] - L[b.above]) == sign
+    assert tio.phase(r, b.p - 1e-6) == b.below and tio.phase(r, b.p + 1e-6) == b.above
+
+
+def test_triple_point():
+    assert tio.boundaries(1.0) == [tio.Boundary(pytest.approx(4 / 7), "superposition", "not_learned")]
+    assert len(set(np.round(list(tio.losses(1.0, 4 / 7).values()), 14))) == 1
+    assert tio.crossing(1.0, ("superposition", "dedicated")) == pytest.approx(4 / 7, rel=1e-12)
+    assert tio.crossing(1.0, ("superposition", "not_learned")) == pytest.approx(4 / 7, rel=1e-12)
+    assert np.isnan(tio.crossing(1.0, ("not_learned", "dedicated")))  # a tie everywhere, no crossing
+    for r in (1 - 1e-6, 1 + 1e-6):
+        assert tio.boundary(r) == pytest.approx(4 / 7, abs=1e-6)
+
+
+@FAST
+@given(r=ratios)
+def test_optimal_loss_has_a_kink_at_the_boundary(r):
+    b = tio.boundaries(r)[0]
+    jump = tio.slope_jump(r, b.p)
+    # the slope drops by I/3, I the importance of the feature that the phase above drops
+    dropped = r if b.above == "not_learned" else 1.0
+    assert (jump.below, jump.above) == (b.below, b.above)
+    assert jump.jump == pytest.approx(-dropped / 3, rel=1e-9)
+    # one-sided finite differences of min_phase L agree with the analytic slopes
+    h = 1e-6
+    best = lambda p: min(tio.losses(r, p).values())
+    assert (best(b.p) - best(b.p - h)) / h == pytest.approx(jump.left, abs=1e-5)
+    assert (best(b.p + h) - best(b.p)) / h == pytest.approx(jump.right, abs=1e-5)
+
+
+# classify ----------------------------------------------------------------------------------------
+@FAST
+@given(r=ratios, p=densities, seed=st.integers(0, 2**16))
+def test_classify_recognises_named_solutions(r, p, seed):
+    rng = np.random.default_rng(seed)
+    sols = tio.solutions(r, p)
+    for name, (W, b) in sols.items():
+        assert tio.classify(W, b) == name
+        scaled = W * rng.uniform(0.9, 1.1, W.shape[1]) * rng.choice([-1.0, 1.0], (W.shape[0], 1))
+        assert tio.classify(scaled, b) == name
+    stack = np.stack([W for W, _ in sols.values()])  # (I, H, F)
+    assert list(tio.classify(stack)) == list(sols)
+
+
+def test_classify_other_and_threshold():
+    assert tio.classify(np.array([[1.0, 1.0]])) == tio.OTHER  # both learned, same sign
+    assert tio.classify(np.array([[1.0, 0.4]])) == "not_learned"
+    assert tio.classify(np.array([[1.0, 0.4]]), norm_threshold=0.3) == tio.OTHER
+
+
+# free optimum (exact expected loss) --------------------------------------------------------------
+@pytest.mark.parametrize("r,p", [(1.0, 0.5), (0.3, 0.2), (3.0, 0.3), (0.2, 0.9)])
+def test_free_optimum_never_worse_than_closed_forms(r, p):
+    free = tio.free_optimum(r, p, restarts=2, seed=0)
+    assert free.loss <= min(tio.losses(r, p).values()) + 1e-12
+    assert free.loss == pytest.approx(relu_output.expected_loss(free.W, free.b, tio.importance(r), 1 - p))
+
+
+def test_free_antipodal_optimum_beats_fixed_magnitudes():
+    # a small positive bias (and slightly shorter W_i) helps the undershoot when both are on
+    free = tio.free_optimum(1.0, 0.5, restarts=2, seed=0)
+    assert free.phase == "superposition"
+    assert free.loss < 1 / 12 - 1e-3  # ≈ 0.0763 vs (1 + r)p²/6 = 0.0833
+    mean, se = monte_carlo_loss(free.W, free.b, tio.importance(1.0), 0.5, n_samples=400_000)
+    assert abs(mean - free.loss) <= 5 * se
+
+
+@pytest.mark.xfail(reason="relu_output loses precision when a feature's G entries are tiny but "
+                          "above its 1e-7 cut; the optimiser then finds spuriously low losses",
+                   strict=False)
+def test_free_optimum_loss_is_real_where_a_feature_is_nearly_off():
+    free = tio.free_optimum(0.3, 0.5, restarts=2, seed=0)
+    mean, se = monte_carlo_loss(free.W, free.b, tio.importance(0.3), 0.5, n_samples=400_000)
+    assert abs(mean - free.loss) <= 5 * se
+
+
+def test_phase_map_agrees_away_from_boundaries():
+    assert tio.phase_map_difference([0.2, 5.0], [0.05, 0.9], restarts=1) == []

@@ -1,0 +1,193 @@
+"""Verdict rules: measured values against expected ones.
+
+A metric yields an array (P points, S seeds, …). A check first keeps the grid points named in
+`at`, optionally combines seeds (`reduce`), then applies its rule:
+
+- case-wise rules judge every (point, seed) case — `equal`, `close` (|m − e| ≤ abs_tol + rel_tol·|e|),
+  `at_most` (m ≤ e + abs_tol), `at_least` (m ≥ e − abs_tol); all trailing dimensions must agree.
+  By default every case must pass; with `min_fraction` the one-sided Clopper–Pearson lower bound
+  (at `confidence`) on the fraction of passing cases must reach `min_fraction` — so a few seeds
+  cannot "prove" a high rate, and noise is allowed for honestly rather than by a loose tolerance;
+- `monotone` walks the grid `axis` after combining seeds (median unless `reduce` says otherwise):
+  every step must move in `direction` by more than −abs_tol (or by more than abs_tol if `strict`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import attrs
+import numpy as np
+from scipy import stats
+
+from verify.experiments import Outcome, at_point
+from verify.spec import Check
+
+__all__ = ["CheckResult", "RULES", "judge_check", "binomial_lower_bound", "summarise"]
+
+_REDUCERS: dict[str, Callable[..., np.ndarray]] = {
+    "median": np.median, "mean": np.mean, "min": np.min, "max": np.max,
+}
+
+
+@attrs.define
+class CheckResult:
+    metric: str
+    rule: str
+    passed: bool
+    measured: Any  # JSON-ready (nested lists)
+    expected: Any
+    tolerance: dict[str, float]
+    detail: str
+    measured_summary: str = ""
+    expected_summary: str = ""
+
+
+def binomial_lower_bound(successes: int, trials: int, confidence: float) -> float:
+    """One-sided Clopper–Pearson lower bound on a success probability."""
+    if successes == 0:
+        return 0.0
+    return float(stats.beta.ppf(1.0 - confidence, successes, trials - successes + 1))
+
+
+def _trailing_all(cases: np.ndarray) -> np.ndarray:
+    return cases.reshape(cases.shape[0], cases.shape[1], -1).all(axis=-1)
+
+
+def _equal(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
+    return _trailing_all(np.broadcast_to(m == e, np.broadcast_shapes(m.shape, e.shape)))
+
+
+def _close(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
+    ok = np.abs(m - e) <= c.abs_tol + c.rel_tol * np.abs(e)
+    return _trailing_all(np.broadcast_to(ok, np.broadcast_shapes(m.shape, e.shape)))
+
+
+def _at_most(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
+    return _trailing_all(np.broadcast_to(m <= e + c.abs_tol, np.broadcast_shapes(m.shape, e.shape)))
+
+
+def _at_least(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
+    return _trailing_all(np.broadcast_to(m >= e - c.abs_tol, np.broadcast_shapes(m.shape, e.shape)))
+
+
+@attrs.frozen
+class Rule:
+    fn: Callable[..., Any]
+    needs_expect: bool
+    case_wise: bool
+    doc: str
+
+
+RULES: dict[str, Rule] = {
+    "equal": Rule(_equal, True, True, "measured equals expected in every case"),
+    "close": Rule(_close, True, True, "|measured − expected| ≤ abs_tol + rel_tol·|expected|"),
+    "at_most": Rule(_at_most, True, True, "measured ≤ expected + abs_tol"),
+    "at_least": Rule(_at_least, True, True, "measured ≥ expected − abs_tol"),
+    "monotone": Rule(None, False, False, "non-decreasing/non-increasing along a grid axis"),
+}
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def summarise(a: np.ndarray) -> str:
+    """A few characters that say what an array holds (for the terminal table)."""
+    a = np.asarray(a)
+    if a.size == 0:
+        return "—"
+    if a.dtype == bool and a.ndim >= 3:  # masks: report set sizes
+        sizes = a.reshape(a.shape[0], a.shape[1], -1).sum(-1)
+        lo, hi = sizes.min(), sizes.max()
+        return f"{lo} features" if lo == hi else f"{lo}–{hi} features"
+    flat = a.astype(float).ravel()
+    lo, hi = flat.min(), flat.max()
+    return _fmt(lo) if np.isclose(lo, hi, rtol=1e-9, atol=0) else f"{_fmt(lo)}…{_fmt(hi)}"
+
+
+def _select(outcome: Outcome, check: Check) -> list[int]:
+    idx = []
+    for i, point in enumerate(outcome.points):
+        if all(k in point and np.isclose(point[k], x) for k, x in check.at.items()):
+            idx.append(i)
+    if not idx:
+        wanted = ", ".join(f"{k}={x:g}" for k, x in check.at.items())
+        raise ValueError(f"at: no grid point has {wanted}")
+    return idx
+
+
+def expected_values(check: Check, outcome: Outcome, config: Any, idx: list[int]) -> np.ndarray | None:
+    """Expected values with shape (P', 1, …) broadcastable against the measurement."""
+    from verify.registry import ANALYTIC
+
+    e = check.expect
+    if e is None:
+        return None
+    if isinstance(e, str):
+        if e.startswith("experiment."):
+            field = e.split(".", 1)[1]
+            vals = [getattr(at_point(config, outcome.points[i]), field) for i in idx]
+        else:
+            fn = ANALYTIC.get(e, "analytic reference")
+            vals = [fn(at_point(config, outcome.points[i])) for i in idx]
+        arr = np.stack([np.asarray(x) for x in vals])
+        return arr[:, None, ...]
+    return np.asarray(e)
+
+
+def _monotone(m: np.ndarray, outcome: Outcome, idx: list[int], check: Check) -> tuple[bool, str]:
+    if m.ndim != 2:
+        raise ValueError(f"monotone: metric {check.metric!r} is not a scalar per model")
+    xs = np.array([outcome.points[i][check.axis] for i in idx])
+    order = np.argsort(xs)
+    ys = m[order, 0]
+    steps = np.diff(ys) * (1 if check.direction == "increasing" else -1)
+    ok = steps > check.abs_tol if check.strict else steps >= -check.abs_tol
+    series = ", ".join(f"{check.axis}={x:g}: {_fmt(y)}" for x, y in zip(xs[order], ys))
+    if ok.all():
+        return True, f"{check.direction} along {check.axis}: {series}"
+    k = int(np.argmin(ok))
+    return False, (f"not {check.direction} between {check.axis}={xs[order][k]:g} and "
+                   f"{xs[order][k + 1]:g} ({_fmt(ys[k])} → {_fmt(ys[k + 1])}); {series}")
+
+
+def _first_failure(ok: np.ndarray, m: np.ndarray, e: np.ndarray, outcome: Outcome, idx: list[int]) -> str:
+    p, s = np.argwhere(~ok)[0]
+    where = ", ".join(f"{k}={x:g}" for k, x in outcome.points[idx[p]].items()) or "the only point"
+    mv = m[p, s]
+    ev = np.broadcast_to(e, np.broadcast_shapes(m.shape, e.shape))[p, s]
+    show = (lambda a: np.flatnonzero(a).tolist()) if mv.dtype == bool and mv.ndim else (
+        lambda a: np.round(a, 5).tolist())
+    return f"fails at {where}, seed {s}: measured {show(mv)}, expected {show(ev)}"
+
+
+def judge_check(check: Check, outcome: Outcome, config: Any, metrics: dict) -> CheckResult:
+    """Apply one check to one Outcome."""
+    rule = RULES[check.rule]
+    tol = {k: getattr(check, k) for k in ("rel_tol", "abs_tol") if getattr(check, k)}
+    idx = _select(outcome, check)
+    m = np.asarray(metrics[check.metric].fn(outcome, config))[idx]
+    reduce = check.reduce if not (check.rule == "monotone" and check.reduce == "each") else "median"
+    if reduce != "each":
+        m = _REDUCERS[reduce](m, axis=1, keepdims=True)
+    e = expected_values(check, outcome, config, idx)
+    base = dict(metric=check.metric, rule=check.rule, measured=m.tolist(),
+                expected=None if e is None else e.tolist(), tolerance=tol,
+                measured_summary=summarise(m), expected_summary="" if e is None else summarise(e))
+    if rule.case_wise:
+        ok = rule.fn(m, e, check)  # (P', S')
+        n, k = ok.size, int(ok.sum())
+        if check.min_fraction is None:
+            passed = bool(ok.all())
+            detail = f"{k}/{n} cases pass" + ("" if passed else "; " + _first_failure(ok, m, e, outcome, idx))
+        else:
+            lb = binomial_lower_bound(k, n, check.confidence)
+            passed = lb >= check.min_fraction
+            detail = (f"{k}/{n} cases pass; {check.confidence:.0%} lower bound {lb:.2f} "
+                      f"{'≥' if passed else '<'} {check.min_fraction:g}")
+            if k < n:
+                detail += "; " + _first_failure(ok, m, e, outcome, idx)
+        return CheckResult(passed=passed, detail=detail, **base)
+    passed, detail = _monotone(m, outcome, idx, check)
+    return CheckResult(passed=passed, detail=detail, **base)

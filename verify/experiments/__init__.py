@@ -1,0 +1,65 @@
+"""Experiment kinds: what a spec's [experiment] table means, how it runs, what it can measure.
+
+An experiment kind bundles an attrs config (the fields a spec may set), a `run` function that
+trains or computes everything for one config and returns an `Outcome` of numpy arrays, the metrics
+that read an Outcome, the fields that may be grid axes, and an optional plot for the report.
+Outcomes are what the runner caches, so changing a check never retrains anything.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any, Callable
+
+import attrs
+import numpy as np
+
+__all__ = ["Outcome", "Metric", "ExperimentKind", "RunContext", "grid_points", "at_point"]
+
+
+@attrs.define
+class Outcome:
+    """Arrays with leading axes (points, seeds, …) plus the grid points they belong to."""
+
+    points: list[dict[str, float]]  # one dict of axis values per grid point (P of them)
+    arrays: dict[str, np.ndarray]  # name → (P, seeds, …)
+    info: dict[str, Any] = attrs.field(factory=dict)  # seconds, device, steps, notes
+
+
+@attrs.frozen
+class Metric:
+    """A measurement on an Outcome: returns (P, seeds, …) (values per grid point and seed)."""
+
+    fn: Callable[[Outcome, Any], np.ndarray]
+    doc: str
+
+
+@attrs.frozen
+class RunContext:
+    device: str = "auto"  # auto | cpu | cuda
+    progress: Callable[[int, int], None] | None = None  # (advance, total) — total set on first call
+    label: str = ""
+
+
+@attrs.frozen
+class ExperimentKind:
+    name: str
+    config: type
+    run: Callable[[Any, RunContext], Outcome]
+    metrics: dict[str, Metric]
+    axes: tuple[str, ...] = ()
+    plot: Callable[[Outcome, Any, Path, str], list[Path]] | None = None
+    doc: str = ""
+
+
+def grid_points(config: Any, axes: tuple[str, ...]) -> list[dict[str, float]]:
+    """The cartesian product of every axis field that holds a list (in field order)."""
+    lists = {a: getattr(config, a) for a in axes if isinstance(getattr(config, a), list)}
+    names = list(lists)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(lists[n] for n in names))]
+
+
+def at_point(config: Any, point: dict[str, float]) -> Any:
+    """The config with each axis fixed to its value at `point` (a single-point config)."""
+    return attrs.evolve(config, **point)

@@ -1,0 +1,182 @@
+"""The `toy` experiment: train tied toy models over a sparsity grid (TMS "Demonstrating Superposition").
+
+Every grid point × seed × restart is one instance of one batched model; after training, each
+(point, seed) keeps its lowest-loss restart. The Outcome holds W (P, S, H, F), b (P, S, F), the
+Monte Carlo loss of the kept model (P, S) and every restart's loss (P, S, R).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import attrs
+import numpy as np
+import torch
+from attrs import validators as v
+
+from superposition_lab import metrics as M
+from superposition_lab.data import SparseUniform, importance_profile
+from superposition_lab.models import MODELS
+from superposition_lab.train import TrainConfig, best_of_restarts, evaluate, resolve_device, train
+from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, grid_points
+
+__all__ = ["Importance", "ToyConfig", "run_toy", "TOY", "toy_metrics"]
+
+
+def _unit_interval_open(_: Any, attribute: attrs.Attribute, value: float | list[float]) -> None:
+    for x in value if isinstance(value, list) else [value]:
+        if not 0.0 <= x < 1.0:
+            raise ValueError(f"'{attribute.name}' must lie in [0, 1) (got {x!r}; S = 1 would mean no data)")
+
+
+@attrs.frozen
+class Importance:
+    """Exactly one profile: geometric = r (I_i = r^i), linear = [first, last], uniform = value."""
+
+    geometric: float | None = attrs.field(default=None, validator=v.optional([v.gt(0)]))
+    linear: list[float] | None = attrs.field(default=None, validator=v.optional(v.min_len(2)))
+    uniform: float | None = attrs.field(default=None, validator=v.optional([v.gt(0)]))
+
+    def __attrs_post_init__(self) -> None:
+        given = [k for k in ("geometric", "linear", "uniform") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of geometric, linear, uniform (got {given or 'none'})")
+
+    def vector(self, n_features: int) -> np.ndarray:
+        kind = next(k for k in ("geometric", "linear", "uniform") if getattr(self, k) is not None)
+        return importance_profile(kind, n_features, getattr(self, kind)).numpy()
+
+
+@attrs.frozen
+class ToyConfig:
+    model: str = attrs.field(validator=v.in_(tuple(MODELS)))
+    n_features: int = attrs.field(validator=v.ge(1))
+    n_hidden: int = attrs.field(validator=v.ge(1))
+    importance: Importance = Importance(uniform=1.0)
+    sparsity: float | list[float] = attrs.field(default=0.0, validator=_unit_interval_open)  # grid axis
+    seeds: int = attrs.field(default=1, validator=v.ge(1))  # independent models per grid point
+    restarts: int = attrs.field(default=1, validator=v.ge(1))  # best-of-k per seed, by final loss
+    steps: int = attrs.field(default=10_000, validator=v.ge(1))  # TMS notebook
+    lr: float = attrs.field(default=1e-3, validator=v.gt(0))  # TMS notebook
+    batch_size: int = attrs.field(default=1024, validator=v.ge(1))  # TMS notebook
+    weight_decay: float = attrs.field(default=0.01, validator=v.ge(0))  # torch AdamW default
+    schedule: str = attrs.field(default="constant", validator=v.in_(("constant", "linear", "cosine")))
+    warmup: int = attrs.field(default=0, validator=v.ge(0))
+    eval_samples: int = attrs.field(default=2**20, validator=v.ge(1))  # Monte Carlo loss after training
+    seed: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if self.warmup >= self.steps:
+            raise ValueError(f"warmup: must be < steps (got warmup={self.warmup}, steps={self.steps})")
+
+
+def _instance_table(config: ToyConfig, points: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Density and importance per instance, (I, F), instances ordered (point, seed, restart)."""
+    reps = config.seeds * config.restarts
+    sparsity = np.repeat([p.get("sparsity", config.sparsity) for p in points], reps)
+    density = np.repeat((1.0 - sparsity)[:, None], config.n_features, axis=1)
+    importance = np.tile(config.importance.vector(config.n_features), (len(sparsity), 1))
+    return density, importance
+
+
+def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
+    points = grid_points(config, ("sparsity",)) or [{}]
+    P, S, R = len(points), config.seeds, config.restarts
+    device = resolve_device(ctx.device)
+    density, importance = _instance_table(config, points)
+    to = dict(device=device, dtype=torch.float32)
+    sampler = SparseUniform(torch.tensor(density, **to))
+    imp = torch.tensor(importance, **to)
+    gen = torch.Generator(device=device).manual_seed(config.seed)
+    model = MODELS[config.model](P * S * R, config.n_features, config.n_hidden, generator=gen, device=device)
+    cfg = TrainConfig(steps=config.steps, batch_size=config.batch_size, lr=config.lr,
+                      weight_decay=config.weight_decay, schedule=config.schedule, warmup=config.warmup)
+    progress: Callable[[int], None] | None = None
+    if ctx.progress is not None:
+        ctx.progress(0, config.steps)
+        progress = lambda n: ctx.progress(n, config.steps)  # noqa: E731
+    start = time.perf_counter()
+    train(model, sampler, imp, cfg, generator=gen, progress=progress)
+    eval_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+    losses = evaluate(model, sampler, imp, config.eval_samples, generator=eval_gen)  # (I,)
+    keep = best_of_restarts(losses, R)  # (P·S,)
+    W = model.W.detach()[keep].cpu().double().numpy()
+    b = model.b.detach()[keep].cpu().double().numpy()
+    H, F = config.n_hidden, config.n_features
+    return Outcome(
+        points=points,
+        arrays={
+            "W": W.reshape(P, S, H, F),
+            "b": b.reshape(P, S, F),
+            "loss": losses[keep].cpu().double().numpy().reshape(P, S),
+            "restart_loss": losses.cpu().double().numpy().reshape(P, S, R),
+        },
+        info={"seconds": time.perf_counter() - start, "device": str(device), "instances": P * S * R},
+    )
+
+
+def _on_W(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[Outcome, Any], np.ndarray]:
+    """Lift a metric on W (I, H, F) to the Outcome's (P, S, H, F) layout."""
+
+    def metric(outcome: Outcome, _: Any) -> np.ndarray:
+        W = outcome.arrays["W"]
+        P, S = W.shape[:2]
+        out = fn(torch.from_numpy(W.reshape(P * S, *W.shape[2:]))).numpy()
+        return out.reshape(P, S, *out.shape[1:])
+
+    return metric
+
+
+toy_metrics: dict[str, Metric] = {
+    "loss": Metric(lambda o, _: o.arrays["loss"], "Monte Carlo estimate of Σ_i I_i E[(x_i − x'_i)²] (eval_samples draws)"),
+    "feature_norms": Metric(_on_W(M.feature_norms), "‖W_i‖ per feature"),
+    "represented_features": Metric(_on_W(M.represented), "mask of features with ‖W_i‖ > 0.5"),
+    "n_represented": Metric(_on_W(M.n_represented), "number of features with ‖W_i‖ > 0.5"),
+    "frobenius_sq": Metric(_on_W(M.frobenius_sq), "‖W‖_F²"),
+    "interference": Metric(_on_W(M.interference), "Σ_{j≠i}(Ŵ_i·W_j)² per feature"),
+    "max_interference": Metric(_on_W(M.max_interference), "largest interference among represented features"),
+    "dimensionality": Metric(_on_W(M.dimensionality), "D_i = ‖W_i‖²/Σ_j(Ŵ_i·W_j)² per feature"),
+    "dstar": Metric(_on_W(M.dstar), "D* = m/‖W‖_F²"),
+}
+
+
+def plot_toy(outcome: Outcome, config: ToyConfig, out_dir: Path, stem: str) -> list[Path]:
+    """WᵀW and b of the first seed at each grid point — the TMS "Demonstrating Superposition" figure."""
+    import matplotlib.pyplot as plt
+
+    W, b = outcome.arrays["W"][:, 0], outcome.arrays["b"][:, 0]  # (P, H, F), (P, F)
+    P = W.shape[0]
+    fig, axes = plt.subplots(2, P, figsize=(2.4 * P, 3.4), squeeze=False,
+                             gridspec_kw={"height_ratios": [config.n_features, 1.5]})
+    for k in range(P):
+        G = W[k].T @ W[k]
+        lim = max(1e-9, np.abs(G).max())
+        axes[0, k].imshow(G, cmap="RdBu", vmin=-lim, vmax=lim)
+        title = ", ".join(f"{a}={x:g}" for a, x in outcome.points[k].items()) or config.model
+        axes[0, k].set_title(title, fontsize=8)
+        blim = max(1e-9, np.abs(b[k]).max())
+        axes[1, k].imshow(b[k][None, :], cmap="RdBu", vmin=-blim, vmax=blim)
+        for ax in axes[:, k]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("WᵀW")
+    axes[1, 0].set_ylabel("b")
+    fig.suptitle(f"{stem}: {config.model}, n={config.n_features}, m={config.n_hidden}", fontsize=9)
+    fig.tight_layout()
+    path = out_dir / f"{stem}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
+
+
+TOY = ExperimentKind(
+    name="toy",
+    config=ToyConfig,
+    run=run_toy,
+    metrics=toy_metrics,
+    axes=("sparsity",),
+    plot=plot_toy,
+    doc="tied toy models (linear, relu_output) trained over a sparsity grid",
+)
