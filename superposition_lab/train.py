@@ -95,6 +95,7 @@ def train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tra
         loss = _objective(model, x, importance)  # (I,)
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
+        model.before_step()  # e.g. an SAE removes the gradient component parallel to its decoder atoms
         opt.step()
         model.after_step()
         last = step == cfg.steps - 1

@@ -46,6 +46,9 @@ class ToyModel(nn.Module):
         err = (x - self(x)) ** 2  # (I, B, F)
         return {"reconstruction": (err.mean(dim=1) * importance).sum(dim=-1)}
 
+    def before_step(self) -> None:
+        """Hook between backward and the optimiser step, e.g. to edit gradients (none for toy models)."""
+
     def after_step(self) -> None:
         """Hook for constraints applied after each optimiser step (none for toy models)."""
 
