@@ -29,7 +29,11 @@ import numpy as np
 __all__ = ["expected_loss", "pattern_terms", "pattern_loss", "MAX_FEATURES"]
 
 MAX_FEATURES = 12
-_SMALL = 1e-7  # coefficients below this are replaced by their mean (error O(a²))
+# Coefficients below _SMALL are replaced by their mean (error O(a²)); the cross moment divides by
+# a_i², so below _SMALL_CROSS it uses its first-order expansion instead (error O(a_i²) ≈ 1e-8,
+# where the exact formula would lose ~eps/a_i² to cancellation).
+_SMALL = 1e-6
+_SMALL_CROSS = 1e-4
 
 
 def _pos_power(x: np.ndarray, e: int) -> np.ndarray:
@@ -59,7 +63,7 @@ def _cross_moment(c: float, a_rest: np.ndarray, a_i: float) -> float:
     With R = c + Σ_j a_rest_j u_j, integrating by parts in u_i:
     ∫₀¹ u (R + a u)₊ du = (R + a)₊² / (2a) − [(R + a)₊³ − R₊³] / (6a²).
     """
-    if abs(a_i) < _SMALL:
+    if abs(a_i) < _SMALL_CROSS:
         # first order in a_i: ½ E[R₊] + a_i/3 · P(R > 0)
         return 0.5 * _pos_moment(c, a_rest, 1) + a_i / 3.0 * _pos_moment(c, a_rest, 0)
     first = _pos_moment(c + a_i, a_rest, 2) / (2.0 * a_i)

@@ -27,6 +27,11 @@ with the optimal bias p/2 on the dropped feature (with b = 0 it would cost I·p/
 Symmetry: losses(1/r, p) = losses(r, p)/r with not_learned ⇄ dedicated, so the map is symmetric in
 log r with those two roles swapped. Ties (r = 1) go to the first name in PHASES.
 
+Free optimum (exact loss from `analytic.relu_output`, magnitudes and biases free): a small positive
+bias and slightly shorter W_i lower the antipodal loss (r = 1, p = 0.5: 0.0763 vs 1/12), so near
+r = 1 superposition persists above 4/7 (still at p = 0.7), and at r = 1, p = 0.9 a tilted W with
+large biases beats both dedicated and not_learned; away from r ≈ 1 the map keeps its shape.
+
 The phase-finding machinery (winner, crossing, boundaries, slope jump, free optimum) is generic
 over a `losses`-like function and is reused by `analytic.three_in_two`.
 """
@@ -233,7 +238,7 @@ def classify(W: Array, b: Array | None = None, norm_threshold: float = 0.5) -> s
 
 
 # 6) the free optimum over W and b (exact expected loss) -----------------------------------------
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class FreeOptimum:
     """Best (W, b) found for the exact expected loss, its phase and the start it came from."""
 
@@ -314,7 +319,8 @@ def free_optimum(r: float, p: float, restarts: int = 4, seed: int = 0) -> FreeOp
 
 
 def find_map_difference(phase_fn: Callable, loss_fn: LossFn, free_fn: Callable[..., FreeOptimum],
-                        r_values: Array, p_values: Array, restarts: int, seed: int) -> list[PhaseDisagreement]:
+                        r_values: Array, p_values: Array, restarts: int,
+                        seed: int) -> list[PhaseDisagreement]:
     """Grid points (r × p) where `free_fn`'s phase is not the closed-form winner `phase_fn`."""
     out = []
     for r, p in itertools.product(np.atleast_1d(r_values), np.atleast_1d(p_values)):

@@ -40,7 +40,7 @@ def _select(targets: list[str], tags: list[str], specs_dir: str) -> list[Spec]:
             by_id = {s.id: s for s in everything}
             for i in ids:
                 if i not in by_id:
-                    raise BadInput(did_you_mean(i, tuple(by_id)).format(what="spec id"))
+                    raise BadInput(did_you_mean(i, tuple(by_id), "spec id"))
                 specs.append(by_id[i])
         else:
             specs = everything
@@ -48,7 +48,7 @@ def _select(targets: list[str], tags: list[str], specs_dir: str) -> list[Spec]:
         known = {t for s in specs for t in s.tags}
         for t in tags:
             if t not in known:
-                raise BadInput(did_you_mean(t, tuple(known)).format(what="tag"))
+                raise BadInput(did_you_mean(t, tuple(known), "tag"))
         specs = [s for s in specs if any(t in s.tags for t in tags)]
     return specs
 

@@ -42,7 +42,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str, what: str | None = None) -> T:
         if name not in self._items:
-            raise UnknownName(did_you_mean(name, tuple(self._items)).format(what=what or self.what))
+            raise UnknownName(did_you_mean(name, tuple(self._items), what or self.what))
         return self._items[name]
 
     def __contains__(self, name: object) -> bool:
@@ -77,10 +77,10 @@ def _check_errors(spec: Spec, kind: ExperimentKind, config: Any, prefix: str) ->
     for i, check in enumerate(spec.check):
         at = f"check[{i}]"
         if check.metric not in kind.metrics:
-            errors.append((f"{at}.metric", did_you_mean(check.metric, tuple(kind.metrics)).format(
-                what=f"metric for experiment kind {kind.name!r},")))
+            errors.append((f"{at}.metric", did_you_mean(check.metric, tuple(kind.metrics), "metric",
+                                                        f" for experiment kind {kind.name!r}")))
         if check.rule not in RULES:
-            errors.append((f"{at}.rule", did_you_mean(check.rule, tuple(RULES)).format(what="rule")))
+            errors.append((f"{at}.rule", did_you_mean(check.rule, tuple(RULES), "rule")))
             continue
         rule = RULES[check.rule]
         if rule.needs_expect and check.expect is None:
@@ -90,8 +90,7 @@ def _check_errors(spec: Spec, kind: ExperimentKind, config: Any, prefix: str) ->
                 if check.expect.split(".", 1)[1] not in fields:
                     errors.append((f"{at}.expect", f"{check.expect!r}: experiment has no such field"))
             elif check.expect not in ANALYTIC:
-                errors.append((f"{at}.expect", did_you_mean(check.expect, tuple(ANALYTIC)).format(
-                    what="analytic reference")))
+                errors.append((f"{at}.expect", did_you_mean(check.expect, tuple(ANALYTIC), "analytic reference")))
         if check.rule == "close" and not (check.rel_tol or check.abs_tol):
             errors.append((f"{at}.rel_tol", "rule 'close' needs rel_tol or abs_tol > 0"))
         if check.rule == "monotone" and check.axis not in axes:
@@ -123,7 +122,7 @@ def validate_spec(spec: Spec) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
     raw_kind = spec.experiment.get("kind", "toy")
     if raw_kind not in EXPERIMENTS:
-        return [("experiment.kind", did_you_mean(str(raw_kind), tuple(EXPERIMENTS)).format(what="experiment kind"))]
+        return [("experiment.kind", did_you_mean(str(raw_kind), tuple(EXPERIMENTS), "experiment kind"))]
     kind = EXPERIMENTS.get(raw_kind)
     if spec.control is not None and "kind" in spec.control:
         errors.append(("control.kind", "a control changes the experiment, not its kind"))
@@ -133,7 +132,9 @@ def validate_spec(spec: Spec) -> list[tuple[str, str]]:
             try:
                 raw = spec.experiment_dict(profile, control)
             except ValueError as exc:
-                errors.append((f"{prefix}.{str(exc).split(':')[0]}", str(exc).split(": ", 1)[1]))
+                field, reason = str(exc).split(": ", 1)
+                if not control or field in (spec.control or {}):
+                    errors.append((f"{prefix}.{field}", reason))
                 continue
             raw.pop("kind", None)
             holder: list[Any] = []

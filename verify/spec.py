@@ -52,10 +52,11 @@ class SpecErrors(Exception):
         self.errors = errors
 
 
-def did_you_mean(name: str, options: list[str] | tuple[str, ...]) -> str:
+def did_you_mean(name: str, options: list[str] | tuple[str, ...], what: str, where: str = "") -> str:
+    """"unknown metric 'x' for experiment kind 'toy' (did you mean 'y'?); known: …"."""
     close = difflib.get_close_matches(name, list(options), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown {{what}} {name!r}{hint}; known: {', '.join(sorted(options))}"
+    return f"unknown {what} {name!r}{where}{hint}; known: {', '.join(sorted(options))}"
 
 
 @attrs.frozen
@@ -222,6 +223,18 @@ def _join(path: str, name: object) -> str:
     return f"{path}.{name}" if path else str(name)
 
 
+def _plain_attrs_reason(reason: str) -> str:
+    """attrs says "must be >= 1: 0" and "must be in (…) (got 'x')"; say it as a person would."""
+    m = re.match(r"^(must be [<>=]+ \S+): (.*)$", reason)
+    if m:
+        return f"{m.group(1)} (got {m.group(2)})"
+    m = re.match(r"^must be in (\(.*\)) \(got '([^']*)'\)$", reason)
+    if m:
+        options = tuple(re.findall(r"'([^']*)'", m.group(1)))
+        return did_you_mean(m.group(2), options, "value")
+    return reason
+
+
 def _leaf(exc: BaseException, path: str) -> tuple[str, str]:
     if isinstance(exc, KeyError):
         return path, "required field missing"
@@ -229,7 +242,7 @@ def _leaf(exc: BaseException, path: str) -> tuple[str, str]:
     # attrs validators say "'name' must be …": move the name into the dotted path
     m = re.match(r"^'([^']+)' (must .*)$", msg, re.S)
     if m:
-        return _join(path, m.group(1)), m.group(2)
+        return _join(path, m.group(1)), _plain_attrs_reason(m.group(2))
     # a validator may also say "field: reason" for cross-field checks
     m = re.match(r"^([a-z_][a-z_0-9]*): (.*)$", msg, re.S)
     if m:

@@ -1,0 +1,166 @@
+"""Tests for analytic.three_in_two (TMS "Superposition as a Phase Change", 3 features in 2 dimensions)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import special_ortho_group
+
+from analytic import relu_output
+from analytic import three_in_two as tit
+from analytic import two_in_one as tio
+
+# the quadrature and Monte Carlo references live beside the 2-in-1 tests (pytest runs with
+# --import-mode=importlib, so a sibling test file is loaded by path, not imported by name)
+_path = Path(__file__).with_name("test_two_in_one.py")
+_spec = importlib.util.spec_from_file_location("_two_in_one_refs", _path)
+_refs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_refs)
+quadrature_loss, monte_carlo_loss = _refs.quadrature_loss, _refs.monte_carlo_loss
+
+FAST = settings(deadline=None, max_examples=6, derandomize=True)
+ratios = st.floats(-1.0, 1.0).map(lambda t: 10.0**t)  # r ∈ [0.1, 10], log-uniform
+densities = st.floats(0.01, 1.0)
+
+
+# closed forms ------------------------------------------------------------------------------------
+def test_hand_computed_values():
+    L = tit.losses(2.0, 0.5)  # V(0.5) = 5/48
+    assert L == pytest.approx({"not_learned": 10 / 48, "dedicated": 5 / 48,
+                               "superposition": 0.125, "antipodal_pair": 1 / 12})
+    assert tit.phase(2.0, 0.5) == "antipodal_pair" and tit.phase(2.0, 0.9) == "dedicated"
+    assert tit.phase(0.5, 0.1) == "superposition" and tit.phase(0.5, 0.9) == "not_learned"
+    assert tit.PHASES == ("not_learned", "dedicated", "superposition", "antipodal_pair")
+
+
+@FAST
+@given(r=ratios, p=densities)
+def test_closed_forms_match_quadrature(r, p):
+    closed = tit.losses(r, p)
+    for name, (W, b) in tit.solutions(r, p).items():
+        assert quadrature_loss(W, b, tit.importance(r), p) == pytest.approx(closed[name], rel=1e-9, abs=1e-12)
+
+
+@FAST
+@given(r=ratios, p=densities, seed=st.integers(0, 2**16))
+def test_closed_forms_match_monte_carlo(r, p, seed):
+    closed = tit.losses(r, p)
+    for name, (W, b) in tit.solutions(r, p).items():
+        mean, se = monte_carlo_loss(W, b, tit.importance(r), p, seed=seed)
+        assert abs(mean - closed[name]) <= 5 * se + 1e-12, name
+
+
+@FAST
+@given(r=ratios, p=densities)
+def test_closed_forms_match_exact_expected_loss(r, p):
+    closed = tit.losses(r, p)
+    for name, (W, b) in tit.solutions(r, p).items():
+        exact = relu_output.expected_loss(W, b, tit.importance(r), 1.0 - p)
+        assert exact == pytest.approx(closed[name], rel=1e-9, abs=1e-12)
+
+
+def test_vectorised_over_broadcast_grids():
+    r, p = np.logspace(-1, 1, 6)[:, None], np.linspace(0.01, 1, 5)[None, :]
+    names = tit.phase(r, p)
+    assert names.shape == (6, 5)
+    for i, j in np.ndindex(6, 5):
+        assert names[i, j] == tit.phase(float(r[i, 0]), float(p[0, j]))
+    np.testing.assert_allclose(tit.boundary(r[:, 0]), tit.critical_density(r[:, 0]), rtol=1e-12)
+
+
+# phase structure ---------------------------------------------------------------------------------
+@FAST
+@given(r=ratios, p=densities)
+def test_reduces_to_two_in_one_below_r_1_and_to_4_7_above(r, p):
+    # r < 1: only not_learned vs superposition compete, with 2-in-1's losses;
+    # r > 1: only dedicated vs antipodal_pair, which cross at p = 4/7 whatever r is
+    if r < 1:
+        assert tit.phase(r, p) in ("not_learned", "superposition")
+        assert tit.boundary(r) == pytest.approx(tio.boundary(r), rel=1e-12)
+        assert tit.phase(r, p) == tio.phase(r, p)
+    elif r > 1:
+        assert tit.phase(r, p) in ("dedicated", "antipodal_pair")
+        assert tit.boundary(r) == pytest.approx(4 / 7, rel=1e-12)
+
+
+@FAST
+@given(r=ratios)
+def test_boundary_is_a_true_crossing(r):
+    (b,) = tit.boundaries(r)
+    assert b.p == pytest.approx(tit.critical_density(r), rel=1e-12)
+    L = tit.losses(r, b.p)
+    assert L[b.below] == pytest.approx(L[b.above], rel=1e-12)
+    for p, sign in ((b.p - 1e-6, -1), (b.p + 1e-6, 1)):
+        L = tit.losses(r, p)
+        assert np.sign(L[b.below] - L[b.above]) == sign
+        assert min(L, key=L.get) == (b.below if sign < 0 else b.above)
+
+
+def test_quadruple_point():
+    assert len(set(np.round(list(tit.losses(1.0, 4 / 7).values()), 14))) == 1
+    assert tit.boundaries(1.0) == [tit.Boundary(pytest.approx(4 / 7), "superposition", "not_learned")]
+    for r in (1 - 1e-6, 1 + 1e-6):
+        assert tit.boundary(r) == pytest.approx(4 / 7, abs=1e-6)
+    assert np.isnan(tit.crossing(2.0, ("superposition", "antipodal_pair")))  # both ∝ p²: no crossing
+
+
+@FAST
+@given(r=ratios)
+def test_optimal_loss_has_a_kink_at_the_boundary(r):
+    b = tit.boundaries(r)[0]
+    jump = tit.slope_jump(r, b.p)
+    dropped = r if b.above == "not_learned" else 1.0  # importance of the feature dropped above
+    assert jump.jump == pytest.approx(-dropped / 3, rel=1e-9)
+    h = 1e-6
+    best = lambda p: min(tit.losses(r, p).values())
+    assert (best(b.p) - best(b.p - h)) / h == pytest.approx(jump.left, abs=1e-5)
+    assert (best(b.p + h) - best(b.p)) / h == pytest.approx(jump.right, abs=1e-5)
+
+
+# classify ----------------------------------------------------------------------------------------
+def _swap_12(W):
+    return W[..., [1, 0, 2]]
+
+
+@FAST
+@given(p=densities, seed=st.integers(0, 2**16))
+def test_classify_recognises_named_solutions(p, seed):
+    rng = np.random.default_rng(seed)
+    sols = tit.solutions(1.0, p)
+    for name, (W, b) in sols.items():
+        assert tit.classify(W, b) == name
+        assert tit.classify(_swap_12(W)) == name  # features 1 and 2 play the same role
+        Q = special_ortho_group.rvs(2, random_state=rng) * rng.choice([-1.0, 1.0], (2, 1))
+        moved = Q @ W * rng.uniform(0.9, 1.1, 3)  # rotate, flip hidden units, rescale norms
+        assert tit.classify(moved, b) == name
+    stack = np.stack([W for W, _ in sols.values()])  # (I, H, F)
+    assert list(tit.classify(stack)) == list(sols)
+
+
+def test_classify_other():
+    angles = 2 * np.pi * np.arange(3) / 3
+    triangle = np.stack([np.cos(angles), np.sin(angles)])  # W ⊥ [1, 1, 1]
+    assert tit.classify(triangle) == tit.OTHER
+    assert tit.classify(np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])) == tit.OTHER  # only the extra
+
+
+# free optimum (exact expected loss) --------------------------------------------------------------
+@pytest.mark.parametrize("r,p", [(0.3, 0.2), (3.0, 0.3)])
+def test_free_optimum_never_worse_than_closed_forms(r, p):
+    free = tit.free_optimum(r, p, restarts=0, seed=0)
+    L = tit.losses(r, p)
+    assert free.loss <= min(L.values()) + 1e-12
+    assert free.phase == min(L, key=L.get)
+    exact = quadrature_loss(free.W, free.b, tit.importance(r), p, tol=1e-9)
+    assert free.loss == pytest.approx(exact, abs=1e-8)
+
+
+def test_free_antipodal_optimum_beats_fixed_magnitudes():
+    free = tit.free_optimum(1.0, 0.5, restarts=0, seed=0)
+    assert free.phase in ("superposition", "antipodal_pair")  # the same solution at r = 1
+    assert free.loss < 1 / 12 - 1e-3  # ≈ 0.0763 vs p²/3 = (1 + r)p²/6 = 0.0833

@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny specs written to a temporary folder, and the repo's specs folder."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SPECS = REPO / "specs"
+
+# A toy claim small enough to train in about a second: with n=5, m=2 the linear model keeps the
+# top 2 features; the ReLU control at S = 0.9 superposes more than 2.
+TINY_SPEC = textwrap.dedent('''
+    id = "test.tiny-linear"
+    title = "tiny linear top-m"
+    claim = "The linear model keeps the top-m features."
+    tags = ["test"]
+    [source]
+    paper = "Toy Models of Superposition"
+    section = "Demonstrating Superposition"
+    [experiment]
+    kind = "toy"
+    model = "linear"
+    n_features = 5
+    n_hidden = 2
+    importance = { geometric = 0.7 }
+    sparsity = [0.0, 0.9]
+    seeds = 2
+    steps = { quick = 1500, full = 3000 }
+    lr = 0.01
+    schedule = "cosine"
+    eval_samples = 65536
+    [[check]]
+    metric = "represented_features"
+    rule = "equal"
+    expect = "analytic.linear.top_m"
+    [[check]]
+    metric = "n_represented"
+    rule = "at_most"
+    expect = "experiment.n_hidden"
+    [control]
+    model = "relu_output"
+    sparsity = [0.9]
+''')
+
+
+@pytest.fixture
+def tiny_spec_path(tmp_path: Path) -> Path:
+    path = tmp_path / "specs" / "test.tiny-linear.toml"
+    path.parent.mkdir()
+    path.write_text(TINY_SPEC)
+    return path
+
+
+def write_spec(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
