@@ -1,0 +1,53 @@
+"""Metrics on hand-built configurations (TMS "Feature Dimensionality")."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from superposition_lab import metrics as M
+
+
+def _batch(*Ws: list[list[float]]) -> torch.Tensor:
+    return torch.tensor(Ws, dtype=torch.float64)
+
+
+def test_dedicated_and_antipodal() -> None:
+    # features 0,1 antipodal in dim 0; feature 2 dedicated in dim 1; feature 3 unlearned
+    W = _batch([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    assert M.feature_norms(W)[0].tolist() == [1.0, 1.0, 1.0, 0.0]
+    assert M.represented(W)[0].tolist() == [True, True, True, False]
+    assert M.n_represented(W).item() == 3
+    assert M.frobenius_sq(W).item() == 3.0
+    assert M.interference(W)[0].tolist() == [1.0, 1.0, 0.0, 0.0]
+    assert M.dimensionality(W)[0].tolist() == [0.5, 0.5, 1.0, 0.0]
+    assert M.dstar(W).item() == pytest.approx(2 / 3)
+    assert M.max_interference(W).item() == 1.0
+    assert M.gram(W)[0, 0, 1].item() == -1.0
+
+
+def test_pentagon_dimensionality_is_two_fifths() -> None:
+    angles = torch.arange(5, dtype=torch.float64) * 2 * math.pi / 5
+    W = torch.stack([angles.cos(), angles.sin()])[None]  # (1, 2, 5)
+    assert torch.allclose(M.dimensionality(W), torch.full((1, 5), 0.4, dtype=torch.float64))
+    assert M.dstar(W).item() == pytest.approx(0.4)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10**6), scale=st.floats(0.1, 10.0))
+def test_dimensionality_is_rotation_and_scale_invariant(seed: int, scale: float) -> None:
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn((2, 3, 6), generator=g, dtype=torch.float64)
+    Q, _ = torch.linalg.qr(torch.randn((3, 3), generator=g, dtype=torch.float64))
+    assert torch.allclose(M.dimensionality(scale * Q @ W), M.dimensionality(W), atol=1e-9)
+    # Σ_i D_i never exceeds the number of dimensions
+    assert (M.dimensionality(W).sum(-1) <= 3 + 1e-9).all()
+
+
+def test_shape_guard() -> None:
+    with pytest.raises(ValueError, match="instances, hidden, features"):
+        M.dimensionality(torch.zeros(3, 4))

@@ -1,0 +1,37 @@
+"""One battery for every claim in specs/: a new spec file needs no new test.
+
+Each spec must load and validate in both profiles, cite its source, and carry a control under
+which the claim must fail. (That each quick claim passes and its control fails is checked by
+tests/test_suite_quick.py.)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import SPECS
+from verify.spec import PROFILES, experiment_config, load_specs
+
+SPEC_FILES = sorted(SPECS.glob("*.toml"))
+
+
+def test_there_are_specs() -> None:
+    assert SPEC_FILES, "specs/ is empty"
+
+
+def test_all_specs_load_together() -> None:
+    """Loading all at once also checks that ids are unique."""
+    specs = load_specs([SPECS])
+    assert len(specs) == len(SPEC_FILES)
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
+def test_spec_is_complete(path) -> None:
+    (spec,) = load_specs([path])
+    assert path.stem == spec.id, "file name must be <id>.toml"
+    assert spec.source.paper.strip() and spec.source.section.strip()
+    assert len(spec.claim) > 40, "say what the claim is, with its numbers and threshold reasoning"
+    assert spec.control, "every claim needs a [control] under which it must fail"
+    for profile in PROFILES:
+        experiment_config(spec, profile)
+        experiment_config(spec, profile, control=True)

@@ -1,0 +1,45 @@
+"""End to end: every spec in specs/ passes at profile quick, with its control failing.
+
+The whole suite runs once per test session (through the same runner as the CLI) and each claim
+is one test, so a failure names the claim and shows its checks. Deselect with -m "not suite".
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.conftest import SPECS
+from verify import load_specs, run
+
+pytestmark = pytest.mark.suite
+
+SPEC_IDS = [p.stem for p in sorted(SPECS.glob("*.toml"))]
+
+
+@pytest.fixture(scope="session")
+def quick_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("suite")
+    results = run(load_specs([SPECS]), profile="quick", device=os.environ.get("SUPERPOSITION_LAB_DEVICE", "cpu"),
+                  out=out)
+    return {r.spec.id: r for r in results}
+
+
+def _explain(result) -> str:
+    lines = [f"{result.spec.id}: {result.verdict}"]
+    for side, j in (("claim", result.main), ("control", result.control)):
+        if j is None:
+            continue
+        if j.error:
+            lines.append(f"  {side} error: {j.error}")
+        for c in j.checks:
+            lines.append(f"  {side} {'✓' if c.passed else '✗'} {c.metric} {c.rule}: {c.detail}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("spec_id", SPEC_IDS)
+def test_quick_claim_passes_and_control_fails(quick_results, spec_id: str) -> None:
+    result = quick_results[spec_id]
+    assert result.verdict == "pass", _explain(result)
+    assert result.control is not None and not result.control.passed, _explain(result)
