@@ -79,8 +79,14 @@ class _ProgressReporter:
 
 
 def _run_and_write(args: argparse.Namespace, specs: list[Spec], show_table: bool) -> int:
+    from superposition_lab.train import resolve_device
     from verify import report
     from verify.runner import run
+
+    try:
+        resolve_device(args.device)
+    except RuntimeError as exc:
+        raise BadInput(str(exc)) from None
 
     out = Path(args.out)
     con = report.console()

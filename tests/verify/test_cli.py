@@ -58,3 +58,12 @@ def test_new_scaffold_is_a_valid_spec(tmp_path: Path) -> None:
     assert main(["check-specs", str(folder)]) == 0
     assert main(["new", "tms.my-claim", "--specs", str(folder)]) == 2  # exists
     assert main(["new", "Bad Id", "--specs", str(folder)]) == 2
+
+
+def test_cuda_without_gpu_is_bad_input(tiny_spec_path: Path, capsys) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    assert main(["verify", "--device", "cuda", "--specs", str(tiny_spec_path.parent)]) == 2
+    assert "cuda" in capsys.readouterr().err
