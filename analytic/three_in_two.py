@@ -24,7 +24,7 @@ r ≥ 1, and by r/3 for r < 1. The losses listed in CLAIMS.md agree with this de
 optimal bias p/2 on the dropped feature). Ties go to the first name in PHASES.
 
 The same API as `analytic.two_in_one`, whose generic machinery (winner, root finding, slope jump,
-free optimum) it reuses.
+near-boundary test) it reuses, and `analytic.free_optimum` for the free optimum.
 """
 
 from __future__ import annotations
@@ -32,18 +32,22 @@ from __future__ import annotations
 import numpy as np
 
 from analytic import two_in_one as _two
+from analytic.free_optimum import (FreeBoundary, FreeOptimum, PhaseDisagreement, find_free_boundary,
+                                   find_map_difference, minimise_expected_loss)
 from analytic.linear import feature_variance
-from analytic.two_in_one import OTHER, Boundary, FreeOptimum, PhaseDisagreement, SlopeJump
+from analytic.two_in_one import OTHER, Boundary, SlopeJump
 
 __all__ = [
     "PHASES", "OTHER", "N_FEATURES", "N_HIDDEN", "importance", "solutions", "losses",
     "loss_slopes", "phase", "critical_density", "crossing", "Boundary", "boundaries",
     "boundary", "SlopeJump", "slope_jump", "classify", "FreeOptimum", "free_optimum",
-    "PhaseDisagreement", "phase_map_difference",
+    "PhaseDisagreement", "phase_map_difference", "SUPERPOSED", "near_boundary", "FreeBoundary",
+    "free_boundary",
 ]
 
 N_FEATURES, N_HIDDEN = 3, 2
 PHASES = ("not_learned", "dedicated", "superposition", "antipodal_pair")  # the paper's order
+SUPERPOSED = ("superposition", "antipodal_pair")  # the phases that hold an antipodal pair
 
 Array = np.ndarray
 
@@ -130,6 +134,15 @@ def slope_jump(r: float, p: float, between: tuple[str, str] | None = None) -> Sl
     return _two.jump_at(losses, loss_slopes, PHASES, r, p, between)
 
 
+def near_boundary(r: float | Array, p: float | Array, margin: float) -> bool | Array:
+    """True where a phase boundary passes within `margin` decades (in log r or log p) of (r, p).
+
+    Note the line r = 1 is a boundary at every p (superposition ⇄ antipodal_pair below 4/7,
+    not_learned ⇄ dedicated above).
+    """
+    return _two.phase_changes_near(phase, r, p, margin)
+
+
 # 5) naming the phase of a (trained) W -----------------------------------------------------------
 def classify(W: Array, b: Array | None = None, norm_threshold: float = 0.5,
              antipodal_cos: float = 0.9) -> str | Array:
@@ -163,12 +176,22 @@ def classify(W: Array, b: Array | None = None, norm_threshold: float = 0.5,
 
 
 # 6) the free optimum over W and b (exact expected loss) -----------------------------------------
-def free_optimum(r: float, p: float, restarts: int = 2, seed: int = 0) -> FreeOptimum:
+def free_optimum(r: float, p: float, restarts: int = 2, seed: int = 0,
+                 model: str = "relu_output") -> FreeOptimum:
     """Minimum of the exact expected loss over free magnitudes, directions and biases at (r, p)."""
-    return _two.minimise_expected_loss(solutions(r, p), importance(r), p, classify, restarts, seed)
+    return minimise_expected_loss(solutions(r, p), importance(r), p, classify, restarts, seed, model)
 
 
 def phase_map_difference(r_values: Array, p_values: Array, restarts: int = 1,
                          seed: int = 0) -> list[PhaseDisagreement]:
     """Grid points (r × p) where the free optimum's phase is not the closed-form winner (slow: ~s/point)."""
-    return _two.find_map_difference(phase, losses, free_optimum, r_values, p_values, restarts, seed)
+    return find_map_difference(phase, losses, free_optimum, r_values, p_values, restarts, seed)
+
+
+def free_boundary(r: float, restarts: int = 0, seed: int = 0, tol: float = 0.005,
+                  model: str = "relu_output") -> FreeBoundary:
+    """Where the free optimum leaves the phase below `boundary(r)` (bisection in log p; slow)."""
+    def free_fn(rr: float, pp: float, k: int, s: int) -> FreeOptimum:
+        return free_optimum(rr, pp, k, s, model)
+
+    return find_free_boundary(boundaries, free_fn, r, restarts, seed, tol)

@@ -27,10 +27,12 @@ with the optimal bias p/2 on the dropped feature (with b = 0 it would cost I·p/
 Symmetry: losses(1/r, p) = losses(r, p)/r with not_learned ⇄ dedicated, so the map is symmetric in
 log r with those two roles swapped. Ties (r = 1) go to the first name in PHASES.
 
-Free optimum (exact loss from `analytic.relu_output`, magnitudes and biases free): a small positive
-bias and slightly shorter W_i lower the antipodal loss (r = 1, p = 0.5: 0.0763 vs 1/12), so near
-r = 1 superposition persists above 4/7 (still at p = 0.7), and at r = 1, p = 0.9 a tilted W with
-large biases beats both dedicated and not_learned; away from r ≈ 1 the map keeps its shape.
+Free optimum (`analytic.free_optimum`: the exact loss minimised over W and b from many starts): a
+small positive bias and slightly shorter W_i lower the antipodal loss (r = 1, p = 0.5: 0.0763 vs
+1/12), so superposition survives a little above the closed-form boundary — by at most 0.09 decades
+in p for every r ≠ 1 (0.04–0.05 for r ≤ 0.3 or r ≥ 3, 0.089 at r = 0.99). On the line r = 1 itself,
+where not_learned and dedicated tie, tilted configurations with large biases (classified as
+superposition or OTHER) stay ahead up to p ≈ 1. Elsewhere the map keeps its shape.
 
 The phase-finding machinery (winner, crossing, boundaries, slope jump, free optimum) is generic
 over a `losses`-like function and is reused by `analytic.three_in_two`.
@@ -38,7 +40,6 @@ over a `losses`-like function and is reused by `analytic.three_in_two`.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
@@ -46,19 +47,22 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize
 
-from analytic import relu_output
+from analytic.free_optimum import (FreeBoundary, FreeOptimum, PhaseDisagreement, find_free_boundary,
+                                   find_map_difference, minimise_expected_loss)
 from analytic.linear import feature_variance
 
 __all__ = [
     "PHASES", "OTHER", "N_FEATURES", "N_HIDDEN", "importance", "solutions", "losses",
     "loss_slopes", "phase", "critical_density", "crossing", "Boundary", "boundaries",
     "boundary", "SlopeJump", "slope_jump", "classify", "FreeOptimum", "free_optimum",
-    "PhaseDisagreement", "phase_map_difference",
+    "PhaseDisagreement", "phase_map_difference", "SUPERPOSED", "near_boundary", "FreeBoundary",
+    "free_boundary",
 ]
 
 N_FEATURES, N_HIDDEN = 2, 1
 PHASES = ("not_learned", "dedicated", "superposition")  # fixed order; ties go to the first
 OTHER = "other"  # what `classify` answers for a W that is none of the named solutions
+SUPERPOSED = ("superposition",)  # the phases that hold an antipodal pair
 
 Array = np.ndarray
 LossFn = Callable[[float, float], Mapping[str, float]]
@@ -222,6 +226,28 @@ def slope_jump(r: float, p: float, between: tuple[str, str] | None = None) -> Sl
     return jump_at(losses, loss_slopes, PHASES, r, p, between)
 
 
+def phase_changes_near(phase_fn: Callable, r: float | Array, p: float | Array, margin: float,
+                       samples: int = 9) -> bool | Array:
+    """Whether `phase_fn` changes within `margin` decades of (r, p) in log r or log p.
+
+    Samples the box [r·10^±margin] × [p·10^±margin] (p capped at 1) on a samples × samples grid
+    (spacing 2·margin/(samples − 1)); the boundaries are smooth curves and lines, so at worst one
+    that only clips a corner of the box by less than the spacing goes unseen.
+    """
+    r, p = np.broadcast_arrays(np.asarray(r, dtype=float), np.asarray(p, dtype=float))
+    centre = np.asarray(phase_fn(r, p))
+    offsets = np.linspace(-margin, margin, samples)
+    near = np.zeros(r.shape, dtype=bool)
+    for dr, dp in itertools.product(offsets, offsets):
+        near |= np.asarray(phase_fn(r * 10.0**dr, np.minimum(p * 10.0**dp, 1.0))) != centre
+    return bool(near) if near.ndim == 0 else near
+
+
+def near_boundary(r: float | Array, p: float | Array, margin: float) -> bool | Array:
+    """True where a phase boundary passes within `margin` decades (in log r or log p) of (r, p)."""
+    return phase_changes_near(phase, r, p, margin)
+
+
 # 5) naming the phase of a (trained) W -----------------------------------------------------------
 def classify(W: Array, b: Array | None = None, norm_threshold: float = 0.5) -> str | Array:
     """Phase of W (..., 1, 2) by feature norms ‖W_i‖ and the sign of W_1·W_2 (b is not used).
@@ -237,101 +263,23 @@ def classify(W: Array, b: Array | None = None, norm_threshold: float = 0.5) -> s
     return str(out) if out.ndim == 0 else out
 
 
-# 6) the free optimum over W and b (exact expected loss) -----------------------------------------
-@dataclasses.dataclass(frozen=True, eq=False)
-class FreeOptimum:
-    """Best (W, b) found for the exact expected loss, its phase and the start it came from."""
-
-    loss: float
-    W: Array
-    b: Array
-    phase: str
-    start: str
-
-
-class PhaseDisagreement(NamedTuple):
-    """A grid point where the free optimum's phase differs from the closed-form winner."""
-
-    r: float
-    p: float
-    closed_form: str
-    free: str
-    closed_loss: float
-    free_loss: float
-
-
-_PRUNE = 1e-2  # a feature with ‖W_i‖ below this is switched off exactly (see minimise_expected_loss)
-
-
-def minimise_expected_loss(starts: Mapping[str, tuple[Array, Array]], imp: Array, p: float,
-                           classify_fn: Callable[..., str], restarts: int, seed: int) -> FreeOptimum:
-    """Multi-start L-BFGS-B on `relu_output.expected_loss` over (W, b).
-
-    Starts: every named solution, plus `restarts` Xavier-normal W with b = 0 (seeded). After each
-    run, features with ‖W_i‖ < 1e-2 are set exactly to 0 and the rest re-polished: such a feature
-    is off anyway, and the exact expansion divides by G_ii, so it is ill-conditioned for tiny but
-    non-zero norms (the optimiser found spurious losses ~4e-4 too low there). Each start's own
-    loss is a candidate too, so the result is never worse than any start.
-    """
-    (m, n), sparsity = next(iter(starts.values()))[0].shape, 1.0 - p
-    rng = np.random.default_rng(seed)
-    starts = dict(starts) | {f"random_{k}": (rng.normal(0, np.sqrt(2 / (m + n)), (m, n)), np.zeros(n))
-                             for k in range(restarts)}
-
-    def unpack(x: Array) -> tuple[Array, Array]:
-        return x[: m * n].reshape(m, n), x[m * n:]
-
-    def f(x: Array) -> float:
-        return relu_output.expected_loss(*unpack(x), imp, sparsity)
-
-    def descend(x: Array, free: Array) -> Array:  # L-BFGS-B over x[free], the rest held fixed
-        def g(y: Array) -> float:
-            return f(_put(x, free, y))
-        res = optimize.minimize(g, x[free], method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-9})
-        return _put(x, free, res.x)
-
-    best = None
-    for name, (W0, b0) in starts.items():
-        x0 = np.concatenate([W0.ravel(), b0])
-        x = descend(x0, np.ones_like(x0, dtype=bool))
-        off = np.linalg.norm(unpack(x)[0], axis=0) < _PRUNE  # (F,)
-        if off.any():
-            pinned = np.concatenate([np.broadcast_to(off, (m, n)).ravel(), np.zeros(n, dtype=bool)])
-            x = descend(np.where(pinned, 0.0, x), ~pinned)
-        for cand in (x0, x):
-            loss = f(cand)
-            if best is None or loss < best[0]:
-                best = (loss, cand, name)
-    loss, x, name = best
-    W, b = unpack(x)
-    return FreeOptimum(float(loss), W, b, classify_fn(W, b), name)
-
-
-def _put(x: Array, mask: Array, values: Array) -> Array:
-    out = x.copy()
-    out[mask] = values
-    return out
-
-
-def free_optimum(r: float, p: float, restarts: int = 4, seed: int = 0) -> FreeOptimum:
+# 6) the free optimum over W and b (exact expected loss; machinery in analytic.free_optimum) ------
+def free_optimum(r: float, p: float, restarts: int = 4, seed: int = 0,
+                 model: str = "relu_output") -> FreeOptimum:
     """Minimum of the exact expected loss over free magnitudes, directions and biases at (r, p)."""
-    return minimise_expected_loss(solutions(r, p), importance(r), p, classify, restarts, seed)
-
-
-def find_map_difference(phase_fn: Callable, loss_fn: LossFn, free_fn: Callable[..., FreeOptimum],
-                        r_values: Array, p_values: Array, restarts: int,
-                        seed: int) -> list[PhaseDisagreement]:
-    """Grid points (r × p) where `free_fn`'s phase is not the closed-form winner `phase_fn`."""
-    out = []
-    for r, p in itertools.product(np.atleast_1d(r_values), np.atleast_1d(p_values)):
-        closed, free = phase_fn(r, p), free_fn(float(r), float(p), restarts, seed)
-        if free.phase != closed:
-            out.append(PhaseDisagreement(float(r), float(p), closed, free.phase,
-                                         float(loss_fn(r, p)[closed]), free.loss))
-    return out
+    return minimise_expected_loss(solutions(r, p), importance(r), p, classify, restarts, seed, model)
 
 
 def phase_map_difference(r_values: Array, p_values: Array, restarts: int = 2,
                          seed: int = 0) -> list[PhaseDisagreement]:
     """Grid points (r × p) where the free optimum's phase is not the closed-form winner."""
     return find_map_difference(phase, losses, free_optimum, r_values, p_values, restarts, seed)
+
+
+def free_boundary(r: float, restarts: int = 0, seed: int = 0, tol: float = 0.005,
+                  model: str = "relu_output") -> FreeBoundary:
+    """Where the free optimum leaves superposition at r (bisection in log p), beside `boundary(r)`."""
+    def free_fn(rr: float, pp: float, k: int, s: int) -> FreeOptimum:
+        return free_optimum(rr, pp, k, s, model)
+
+    return find_free_boundary(boundaries, free_fn, r, restarts, seed, tol)

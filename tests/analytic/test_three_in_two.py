@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -14,14 +11,7 @@ from scipy.stats import special_ortho_group
 from analytic import relu_output
 from analytic import three_in_two as tit
 from analytic import two_in_one as tio
-
-# the quadrature and Monte Carlo references live beside the 2-in-1 tests (pytest runs with
-# --import-mode=importlib, so a sibling test file is loaded by path, not imported by name)
-_path = Path(__file__).with_name("test_two_in_one.py")
-_spec = importlib.util.spec_from_file_location("_two_in_one_refs", _path)
-_refs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_refs)
-quadrature_loss, monte_carlo_loss = _refs.quadrature_loss, _refs.monte_carlo_loss
+from tests.analytic.helpers import monte_carlo_loss, quadrature_loss
 
 FAST = settings(deadline=None, max_examples=6, derandomize=True)
 ratios = st.floats(-1.0, 1.0).map(lambda t: 10.0**t)  # r ∈ [0.1, 10], log-uniform
@@ -164,3 +154,10 @@ def test_free_antipodal_optimum_beats_fixed_magnitudes():
     free = tit.free_optimum(1.0, 0.5, restarts=0, seed=0)
     assert free.phase in ("superposition", "antipodal_pair")  # the same solution at r = 1
     assert free.loss < 1 / 12 - 1e-3  # ≈ 0.0763 vs p²/3 = (1 + r)p²/6 = 0.0833
+
+
+def test_near_boundary():
+    # r = 1 separates superposition from antipodal_pair at every p (and not_learned from dedicated)
+    assert tit.near_boundary(1.1, 0.01, 0.1) and tit.near_boundary(0.9, 0.9, 0.1)
+    assert not tit.near_boundary(2.0, 0.01, 0.1) and not tit.near_boundary(2.0, 0.9, 0.1)
+    assert tit.near_boundary(5.0, 0.6, 0.1) and not tit.near_boundary(5.0, 0.4, 0.1)  # p = 4/7

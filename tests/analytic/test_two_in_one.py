@@ -1,67 +1,23 @@
 """Tests for analytic.two_in_one (TMS "Superposition as a Phase Change", 2 features in 1 dimension).
 
-The closed forms are checked against two independent evaluations of the expected loss: exact
-quadrature over sparsity patterns (scipy.integrate.nquad, told where the ReLU kinks are) and a
-seeded numpy Monte Carlo. The helpers are reused by test_three_in_two.py.
+The closed forms are checked against two independent evaluations of the expected loss (exact
+quadrature and Monte Carlo, in tests/analytic/helpers.py) and against `analytic.relu_output`.
 """
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from scipy import integrate
 
 from analytic import relu_output
 from analytic import two_in_one as tio
+from tests.analytic.helpers import monte_carlo_loss, quadrature_loss
 
 FAST = settings(deadline=None, max_examples=8, derandomize=True)
 ratios = st.floats(-1.0, 1.0).map(lambda t: 10.0**t)  # r ∈ [0.1, 10], log-uniform
 densities = st.floats(0.01, 1.0)
-
-
-# independent evaluations of E[Σ_i I_i (x_i − ReLU(WᵀWx + b)_i)²] --------------------------------
-def _breakpoints(G, b, act, level, outer, tol):
-    """nquad options for u_level: the kinks c_i + Σ_{j∈T} G_ij + G_i,level·u = 0, T ⊆ inner variables."""
-    x = np.zeros(G.shape[0])
-    x[act[level + 1:]] = outer
-    c, a = G @ x + b, G[:, act[level]]
-    pts = set()
-    for s in range(level + 1):
-        for T in itertools.combinations(act[:level], s):
-            shift = c + G[:, list(T)].sum(axis=1)
-            pts |= {-sh / ai for sh, ai in zip(shift, a) if ai != 0 and 0 < -sh / ai < 1}
-    return {"points": sorted(pts), "epsabs": tol * 1e-2, "epsrel": tol, "limit": 200}
-
-
-def quadrature_loss(W, b, importance, p, tol=1e-11):
-    """Σ over active sets A of p^|A| S^(n−|A|) ∫_{[0,1]^A} Σ_i I_i (x_i − ReLU(Gx + b)_i)² du."""
-    G, n = W.T @ W, W.shape[1]
-    total = 0.0
-    for k in range(n + 1):
-        for act in map(list, itertools.combinations(range(n), k)):
-            def f(*u, act=act):
-                x = np.zeros(n)
-                x[act] = u
-                return float(importance @ (x - np.maximum(G @ x + b, 0.0)) ** 2)
-
-            opts = [lambda *o, lv=lv, act=act: _breakpoints(G, b, act, lv, o, tol) for lv in range(k)]
-            val = integrate.nquad(f, [(0, 1)] * k, opts=opts)[0] if k else f()
-            total += p**k * (1 - p) ** (n - k) * val
-    return total
-
-
-def monte_carlo_loss(W, b, importance, p, n_samples=200_000, seed=0):
-    """(mean, standard error) of the loss over seeded samples x_i = 1[on]·U[0, 1]."""
-    rng = np.random.default_rng(seed)
-    shape = (n_samples, W.shape[1])
-    x = rng.random(shape) * (rng.random(shape) < p)  # (B, F)
-    out = np.maximum(x @ (W.T @ W) + b, 0.0)  # G symmetric, so x @ G = (G x)ᵀ
-    per_sample = ((x - out) ** 2) @ importance
-    return per_sample.mean(), per_sample.std(ddof=1) / np.sqrt(n_samples)
 
 
 # closed forms ------------------------------------------------------------------------------------
@@ -221,3 +177,24 @@ def test_free_optimum_loss_is_exact(r, p):
 
 def test_phase_map_agrees_away_from_boundaries():
     assert tio.phase_map_difference([0.2, 5.0], [0.05, 0.9], restarts=1) == []
+
+
+# near a boundary ---------------------------------------------------------------------------------
+@FAST
+@given(r=ratios, offset=st.floats(-0.5, 0.5))
+def test_near_boundary_follows_the_critical_density(r, offset):
+    # `offset` decades from the critical density in log p: near if |offset| < margin; the box also
+    # spans ±margin in log r, where the critical density moves by at most as much (|slope| ≤ 1 in
+    # log-log), so beyond 2·margin (+ the sampling step) it is not near
+    assume(abs(np.log10(r)) > 0.15)
+    p = tio.critical_density(r) * 10.0**offset
+    assume(p <= 1.0 and not 0.1 <= abs(offset) <= 0.23)
+    assert tio.near_boundary(r, p, 0.1) == (abs(offset) < 0.1)
+
+
+def test_near_boundary_on_the_line_r_1():
+    # above the triple point not_learned and dedicated swap at r = 1; below it nothing changes in r
+    assert tio.near_boundary(1.05, 0.9, 0.1) and not tio.near_boundary(1.5, 0.9, 0.1)
+    assert not tio.near_boundary(1.0, 0.1, 0.1)
+    grid = tio.near_boundary(np.array([[0.2], [1.0]]), np.array([[0.05, 0.9]]), 0.1)
+    assert grid.tolist() == [[False, False], [False, True]]
