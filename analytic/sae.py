@@ -29,14 +29,32 @@ features. L0 and MSE add over features (times n for identical features) and γ i
 summed numerators and denominators — the one-feature γ when all features share U[lo, hi].
 TopK, Gated and JumpReLU SAEs that recover the support exactly and leave magnitudes unpenalised
 reconstruct x̂ = x here, so their γ is exactly 1.
+
+A learned decoder bias. The forms above fix b_dec = 0. A trained SAE also learns b_dec, and under
+the L1 penalty the optimum moves it: b_dec = Σ_i c d_i with c > 0 lets every active code be smaller
+by c (saving λc of penalty) at the price of c² on each sample where the feature is off. With
+independent features of density p on orthonormal directions the problem still splits per feature:
+
+    c* = argmin_c (1 − p) c² + p E[ℓ(a − c)],   ℓ(a') = min_{f ≥ 0} (a' − f)² + λ f,
+
+with code f = (a − c − λ/2)₊ and x̂ = (c + f) d_i. ℓ is convex (a'² below λ/2, λa' − λ²/4 above), so
+c* is the root in [0, hi] of the increasing derivative 2(1 − p)c − p E[ℓ'(a − c)], where with
+u = clip(c + λ/2, lo, hi): E[ℓ'(a − c)] = ((u − c)² − (lo − c)² + λ(hi − u)) / (hi − lo).
+The `*_learned_bias` functions below evaluate γ, L0 and MSE at (c*, λ/2); the zero samples now
+count (they reconstruct to c d_i), so these depend on p. c* is small for sparse features (≈ 0.02 at
+λ = 0.4, p = 0.1, U[0, 1]) but moves γ visibly; at p = 1 no zero sample charges for the bias and it
+grows large (c* ≈ 0.46 at λ = 0.5).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import brentq
 
 __all__ = ["l1_optimal_code", "relative_reconstruction_bias", "l1_gamma_uniform",
-           "l1_expected_l0", "l1_expected_mse", "l1_expected_loss"]
+           "l1_expected_l0", "l1_expected_mse", "l1_expected_loss", "l1_decoder_bias",
+           "l1_gamma_learned_bias", "l1_expected_l0_learned_bias", "l1_expected_mse_learned_bias",
+           "l1_expected_loss_learned_bias"]
 
 
 def l1_optimal_code(a: float | np.ndarray, lam: float | np.ndarray) -> np.ndarray:
@@ -134,3 +152,73 @@ def l1_expected_loss(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0,
     """Expected SAE loss per sample at the optimum, E‖x − x̂‖² + λ E‖f‖₁ = MSE + p λ E[(a − λ/2)₊]."""
     t, u = _threshold(lam, lo, hi)
     return l1_expected_mse(lam, lo, hi, density) + density * 2.0 * t * _code_mean(t, u, lo, hi)
+
+
+# ---------------------------------------------------------------- with a learned decoder bias
+
+def _bias_one(lam: float, density: float, lo: float, hi: float) -> float:
+    """The optimal per-feature decoder-bias component c* for one λ (see the module docstring)."""
+    p, t, L = density, lam / 2.0, hi - lo
+    if p <= 0.0:
+        return 0.0
+
+    def slope(c: float) -> float:  # d/dc of (1 − p)c² + p E[ℓ(a − c)], increasing in c
+        u = min(max(c + t, lo), hi)
+        return 2.0 * (1.0 - p) * c - p * ((u - c) ** 2 - (lo - c) ** 2 + lam * (hi - u)) / L
+
+    if slope(0.0) >= 0.0:  # only when λ = 0 and nothing is gained: the bias stays at 0
+        return 0.0
+    return float(brentq(slope, 0.0, hi, xtol=1e-14, rtol=1e-14))
+
+
+def l1_decoder_bias(lam: float | np.ndarray, density: float, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
+    """c*: the component of the optimal learned b_dec along each feature direction (b_dec = Σ_i c* d_i)."""
+    _threshold(lam, lo, hi)
+    if not 0.0 <= density <= 1.0:
+        raise ValueError(f"density must lie in [0, 1], got {density}")
+    return np.vectorize(lambda x: _bias_one(float(x), density, lo, hi), otypes=[float])(lam)
+
+
+def _biased(lam: float | np.ndarray, density: float, lo: float, hi: float):
+    """(c, t, shifted threshold t' = c + t, u' = clip(t', lo, hi)) for the code f = (a − t')₊."""
+    c = l1_decoder_bias(lam, density, lo, hi)
+    t = np.asarray(lam, dtype=float) / 2.0
+    return c, t, c + t, np.clip(c + t, lo, hi)
+
+
+def l1_gamma_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0,
+                          hi: float = 1.0) -> np.ndarray:
+    """γ of the L1 SAE at its optimum with a learned decoder bias, per feature (= overall).
+
+    x̂ = (c + f) d_i with f = (a − c − λ/2)₊ when the feature fires (prob. p), x̂ = c d_i when not:
+        γ = [(1 − p) c² + p (c² + 2c E f + E f²)] / [p (c E a + E[a f])].
+    """
+    p = density
+    c, _, t2, u2 = _biased(lam, density, lo, hi)
+    Ef, Ef2, Eaf = _code_mean(t2, u2, lo, hi), _code_sq(t2, u2, lo, hi), _code_times_a(t2, u2, lo, hi)
+    num = (1.0 - p) * c**2 + p * (c**2 + 2.0 * c * Ef + Ef2)
+    den = p * (c * (lo + hi) / 2.0 + Eaf)
+    return num / den
+
+
+def l1_expected_l0_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0,
+                                hi: float = 1.0) -> np.ndarray:
+    """Expected L0 per feature = p · P(a > c + λ/2)."""
+    _, _, _, u2 = _biased(lam, density, lo, hi)
+    return density * (hi - u2) / (hi - lo)
+
+
+def l1_expected_mse_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0,
+                                 hi: float = 1.0) -> np.ndarray:
+    """Expected ‖x − x̂‖² per feature = (1 − p) c² + p E[min(a − c, λ/2)²]."""
+    p = density
+    c, t, _, u2 = _biased(lam, density, lo, hi)
+    on = ((u2 - c) ** 3 - (lo - c) ** 3) / 3.0 + t**2 * (hi - u2)
+    return (1.0 - p) * c**2 + p * on / (hi - lo)
+
+
+def l1_expected_loss_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0,
+                                  hi: float = 1.0) -> np.ndarray:
+    """Expected SAE loss per feature at the optimum: MSE + λ p E[(a − c − λ/2)₊]."""
+    _, t, t2, u2 = _biased(lam, density, lo, hi)
+    return l1_expected_mse_learned_bias(lam, density, lo, hi) + density * 2.0 * t * _code_mean(t2, u2, lo, hi)

@@ -11,9 +11,11 @@ from typing import Any, Callable, Generic, Iterator, TypeVar
 import attrs
 
 from analytic import linear
+from analytic import sae as analytic_sae
 from verify.checks import RULES
 from verify.experiments import ExperimentKind
 from verify.experiments.loss_decomposition import LOSS_DECOMPOSITION
+from verify.experiments.sae import SAE
 from verify.experiments.toy import TOY
 from verify.spec import PROFILES, Spec, converter, did_you_mean, field_errors
 
@@ -59,6 +61,7 @@ class Registry(Generic[T]):
 EXPERIMENTS: Registry[ExperimentKind] = Registry("experiment kind")
 EXPERIMENTS.register("toy", TOY)
 EXPERIMENTS.register("loss_decomposition", LOSS_DECOMPOSITION)
+EXPERIMENTS.register("sae", SAE)
 
 # ---------------------------------------------------------------- analytic references
 # Each takes the experiment config at one grid point and returns the expected value there.
@@ -67,6 +70,18 @@ ANALYTIC.register("analytic.linear.top_m",
                   lambda c: linear.top_m(c.importance.vector(c.n_features), c.n_hidden))
 ANALYTIC.register("analytic.linear.optimal_loss",
                   lambda c: linear.optimal_loss(c.importance.vector(c.n_features), c.n_hidden, c.sparsity))
+# L1 SAE on orthogonal data with U[lo, hi] coefficients (analytic/sae.py): γ, and L0 / MSE summed over
+# the n independent features (each fires with the experiment's density)
+ANALYTIC.register("analytic.sae.l1_gamma_uniform", lambda c: analytic_sae.l1_gamma_uniform(c.penalty, c.lo, c.hi))
+ANALYTIC.register("analytic.sae.l1_expected_l0",
+                  lambda c: c.n_features * analytic_sae.l1_expected_l0(c.penalty, c.lo, c.hi, c.density))
+ANALYTIC.register("analytic.sae.l1_expected_mse",
+                  lambda c: c.n_features * analytic_sae.l1_expected_mse(c.penalty, c.lo, c.hi, c.density))
+# ... and at the optimum with a learned decoder bias (what a trained SAE reaches)
+ANALYTIC.register("analytic.sae.l1_gamma_learned_bias",
+                  lambda c: analytic_sae.l1_gamma_learned_bias(c.penalty, c.density, c.lo, c.hi))
+ANALYTIC.register("analytic.sae.l1_expected_l0_learned_bias",
+                  lambda c: c.n_features * analytic_sae.l1_expected_l0_learned_bias(c.penalty, c.density, c.lo, c.hi))
 
 
 # ---------------------------------------------------------------- whole-spec validation

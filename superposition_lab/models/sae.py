@@ -1,0 +1,133 @@
+"""The shared base of the sparse autoencoders (SAEs), batched over instances.
+
+Bricken et al. 2023 ("Towards Monosemanticity", Anthropic) and the SAE overview (seeds/003): an SAE
+encodes an activation x ∈ R^m into a wide, sparse code f ∈ R^d and decodes it linearly,
+
+    f = σ(W_enc (x − b_dec) + b_enc),      x̂ = W_dec f + b_dec,
+
+with one column of W_dec per latent ("atom"). Variants differ only in σ and in the named terms they
+add to the reconstruction error ‖x − x̂‖² (summed over dims, NOT halved — the convention of
+`analytic/sae.py`). This base owns the parameters, encode/decode, the loss, the unit-norm constraint
+on decoder atoms and the bookkeeping of dead latents; each `sae_<variant>.py` holds what differs.
+
+Shapes: I instances, B batch, H = m input dims, D = d_sae latents. W_dec and W_enc are both stored
+(I, H, D): atom j is column j of W_dec, and the encoder's row j is column j of W_enc, so that
+pre-activations are (x − b_dec) @ W_enc. Init: random unit atoms and W_enc = W_dec (the encoder is
+the decoder's transpose, as Gao et al. 2024 §A.1 and Anthropic's April 2024 update do), biases 0.
+
+Hyperparameters that a sweep varies (λ, K, bandwidth) are per-instance tensors, so one batched
+program trains a whole grid: pass a float (same for all instances) or a sequence of length I.
+
+Trainer contract (superposition_lab.train): `loss_terms(x, importance)` returns named (I,) terms
+(importance is ignored: every dim counts once), `before_step()` runs between backward and the
+optimiser step, `after_step()` after it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["SAE", "per_instance"]
+
+
+def per_instance(value: float | Sequence[float] | torch.Tensor, n_instances: int, *,
+                 device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
+    """A hyperparameter as an (I,) tensor: a scalar is broadcast, a sequence must have length I."""
+    t = torch.as_tensor(value, dtype=dtype, device=device)
+    if t.ndim == 0:
+        return t.expand(n_instances).clone()
+    if t.shape != (n_instances,):
+        raise ValueError(f"need a scalar or one value per instance ({n_instances}), got shape {tuple(t.shape)}")
+    return t.clone()
+
+
+class SAE(nn.Module):
+    """Parameters, encode/decode, loss and constraints shared by every SAE variant."""
+
+    def __init__(self, n_instances: int, n_dims: int, d_sae: int, *, generator: torch.Generator,
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+                 dead_window: int = 500, encoder_bias_init: float = 0.0) -> None:
+        super().__init__()
+        self.n_instances, self.n_dims, self.d_sae = n_instances, n_dims, d_sae
+        self.dead_window = dead_window  # a latent is dead when it has not fired for this many steps
+        atoms = torch.randn((n_instances, n_dims, d_sae), generator=generator, device=device, dtype=dtype)
+        atoms = atoms / atoms.norm(dim=1, keepdim=True)
+        self.W_dec = nn.Parameter(atoms)  # (I, H, D), unit columns
+        self.W_enc = nn.Parameter(atoms.clone())  # (I, H, D): encoder = decoder transpose at init
+        # b_enc starts at 0 by default; a negative start leaves latents that never fire ("dead at init")
+        self.b_enc = nn.Parameter(torch.full((n_instances, d_sae), float(encoder_bias_init), device=device, dtype=dtype))  # (I, D)
+        self.b_dec = nn.Parameter(torch.zeros((n_instances, n_dims), device=device, dtype=dtype))  # (I, H)
+        self.register_buffer("steps_since_fired", torch.zeros((n_instances, d_sae), dtype=torch.long, device=device))
+        self.register_buffer("step", torch.zeros((), dtype=torch.long, device=device))
+        # A private generator for the random choices a variant makes during training (resampling):
+        # seeded from the caller's, so the model stays reproducible from one seed.
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.dead_history: list[tuple[int, list[float]]] = []  # (step, dead fraction per instance)
+        self._fired: torch.Tensor | None = None  # (I, D): latents that fired on the last training batch
+        self._last_x: torch.Tensor | None = None  # (I, B, H): the last training batch
+        self._last_residual: torch.Tensor | None = None  # (I, B, H): its reconstruction errors x − x̂
+
+    def hyper(self, value: float | Sequence[float] | torch.Tensor) -> torch.Tensor:
+        """A per-instance hyperparameter (I,) on this model's device and dtype."""
+        return per_instance(value, self.n_instances, device=self.W_dec.device, dtype=self.W_dec.dtype)
+
+    # ------------------------------------------------------------ forward
+    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
+        """W_enc (x − b_dec) + b_enc for x (I, B, H) → (I, B, D)."""
+        return torch.bmm(x - self.b_dec[:, None, :], self.W_enc) + self.b_enc[:, None, :]
+
+    def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The code f (key "f", (I, B, D)) plus whatever the variant's loss terms reuse."""
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The sparse code f, (I, B, D)."""
+        return self.encode_parts(x)["f"]
+
+    def decode(self, f: torch.Tensor) -> torch.Tensor:
+        """x̂ = W_dec f + b_dec for f (I, B, D) → (I, B, H)."""
+        return torch.bmm(f, self.W_dec.transpose(1, 2)) + self.b_dec[:, None, :]  # (I,B,D) @ (I,D,H)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    # ------------------------------------------------------------ loss
+    def penalties(self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The variant's named loss terms, each (I,) (e.g. {"l1": λ E‖f‖₁})."""
+        return {}
+
+    def loss_terms(self, x: torch.Tensor, importance: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """{"mse": E‖x − x̂‖², **penalties}, each (I,), averaged over the batch; importance is ignored."""
+        parts = self.encode_parts(x)
+        x_hat = self.decode(parts["f"])
+        mse = ((x - x_hat) ** 2).sum(dim=-1).mean(dim=1)  # (I,)
+        if torch.is_grad_enabled():  # a training step: remember which latents fired (for dead latents)
+            self._fired = (parts["f"] != 0).any(dim=1).detach()  # (I, D)
+            self._last_x, self._last_residual = x.detach(), (x - x_hat).detach()  # (I, B, H) each
+        return {"mse": mse, **self.penalties(x, parts, x_hat)}
+
+    # ------------------------------------------------------------ constraints and dead latents
+    @torch.no_grad()
+    def before_step(self) -> None:
+        """Remove the gradient component parallel to each decoder atom (the norm is fixed at 1)."""
+        g = self.W_dec.grad
+        if g is not None:
+            g -= (g * self.W_dec).sum(dim=1, keepdim=True) * self.W_dec  # (I, H, D)
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        """Renormalise atoms to unit norm; count steps since each latent last fired."""
+        self.W_dec /= self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        self.step += 1
+        if self._fired is not None:
+            self.steps_since_fired = torch.where(self._fired, 0, self.steps_since_fired + 1)
+        if self.dead_window and int(self.step) % self.dead_window == 0:
+            self.dead_history.append((int(self.step), self.dead_mask().float().mean(dim=1).tolist()))
+
+    def dead_mask(self) -> torch.Tensor:
+        """Latents that have not fired during the last `dead_window` training steps, (I, D)."""
+        return self.steps_since_fired >= self.dead_window

@@ -1,0 +1,108 @@
+"""JumpReLU SAE — Rajamanoharan et al. 2024, "Jumping Ahead: Improving Reconstruction Fidelity with JumpReLU Sparse Autoencoders", arXiv:2407.14435.
+
+§3: a latent passes its pre-activation z only above a learned threshold θ > 0, and sparsity is
+penalised by L0 directly:
+
+    f = JumpReLU_θ(z) = z · H(z − θ),   z = W_enc (x − b_dec) + b_enc,
+    loss = ‖x − x̂‖² + λ ‖f‖₀,   ‖f‖₀ = Σ_j H(z_j − θ_j).
+
+H has zero derivative almost everywhere, so §4 trains θ with straight-through pseudo-derivatives
+(eq. 11–12) built from a kernel K of bandwidth ε — here the rectangle K(u) = 1[|u| < ½]:
+
+    ð/ðθ JumpReLU_θ(z) = −(θ/ε) K((z − θ)/ε),      ð/ðθ H(z − θ) = −(1/ε) K((z − θ)/ε),
+
+while the derivative in z is the ordinary one: H(z − θ) for JumpReLU and 0 for the step. So the L0
+term trains only the thresholds; the encoder learns from the reconstruction. θ is stored as log θ
+(as in the paper's pseudo-code) to stay positive; ε and λ are per-instance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from superposition_lab.models.sae import SAE
+
+__all__ = ["JumpReLUSAE", "jumprelu", "step"]
+
+
+def _rectangle(z: torch.Tensor, theta: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """K((z − θ)/ε)/ε with the rectangle kernel K(u) = 1[−½ < u < ½]."""
+    return ((z - theta).abs() < eps / 2).to(z.dtype) / eps
+
+
+def _sum_to(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Sum a broadcast gradient back to the shape of the tensor it came from."""
+    while grad.ndim > len(shape):
+        grad = grad.sum(dim=0)
+    for d, n in enumerate(shape):
+        if n == 1 and grad.shape[d] != 1:
+            grad = grad.sum(dim=d, keepdim=True)
+    return grad
+
+
+class _JumpReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, z: torch.Tensor, theta: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(z, theta, eps)
+        return z * (z > theta).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        z, theta, eps = ctx.saved_tensors
+        dz = (z > theta).to(g.dtype) * g  # the ordinary derivative away from the jump
+        dtheta = -(theta * _rectangle(z, theta, eps)) * g  # eq. 11
+        return dz, _sum_to(dtheta, theta.shape), None
+
+
+class _Step(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, z: torch.Tensor, theta: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(z, theta, eps)
+        return (z > theta).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        z, theta, eps = ctx.saved_tensors
+        dtheta = -_rectangle(z, theta, eps) * g  # eq. 12; no gradient to z
+        return torch.zeros_like(z), _sum_to(dtheta, theta.shape), None
+
+
+def jumprelu(z: torch.Tensor, theta: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """z · H(z − θ) with the straight-through θ-gradient of eq. 11 (θ, ε broadcast against z)."""
+    return _JumpReLU.apply(z, theta, eps)
+
+
+def step(z: torch.Tensor, theta: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """H(z − θ) with the straight-through θ-gradient of eq. 12 and zero gradient in z."""
+    return _Step.apply(z, theta, eps)
+
+
+class JumpReLUSAE(SAE):
+    """Learned thresholds θ = exp(log_threshold) (I, D); L0 penalty λ and bandwidth ε per instance."""
+
+    def __init__(self, n_instances: int, n_dims: int, d_sae: int, *, generator: torch.Generator,
+                 penalty: float | Sequence[float] = 0.01, bandwidth: float | Sequence[float] = 0.05,
+                 threshold_init: float = 0.05, **kw) -> None:
+        super().__init__(n_instances, n_dims, d_sae, generator=generator, **kw)
+        like = dict(device=self.W_dec.device, dtype=self.W_dec.dtype)
+        log_theta = torch.full((n_instances, d_sae), float(torch.log(torch.tensor(threshold_init))), **like)
+        self.log_threshold = nn.Parameter(log_theta)  # (I, D)
+        self.register_buffer("penalty", self.hyper(penalty))  # λ, (I,)
+        self.register_buffer("bandwidth", self.hyper(bandwidth))  # ε, (I,)
+
+    @property
+    def threshold(self) -> torch.Tensor:
+        return torch.exp(self.log_threshold)  # θ, (I, D)
+
+    def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.pre_activation(x)  # (I, B, D)
+        theta = self.threshold[:, None, :]  # (I, 1, D)
+        eps = self.bandwidth[:, None, None]  # (I, 1, 1)
+        return {"f": jumprelu(z, theta, eps), "z": z, "theta": theta, "eps": eps}
+
+    def penalties(self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+        l0 = step(parts["z"], parts["theta"], parts["eps"]).sum(dim=-1).mean(dim=1)  # E‖f‖₀, (I,)
+        return {"l0": self.penalty * l0}

@@ -1,0 +1,75 @@
+"""TopK SAE — Gao et al. 2024, "Scaling and evaluating sparse autoencoders", arXiv:2406.04093.
+
+§2.3: sparsity is imposed by the activation itself — keep the K largest pre-activations, zero the
+rest — so every sample has exactly K active latents, the loss is the reconstruction error alone (no
+L1, hence no shrinkage), and K replaces λ as the knob:
+
+    f = TopK(W_enc (x − b_dec) + b_enc),   loss = ‖x − x̂‖² + α · AuxK.
+
+We follow the paper's equation: the K kept values are not passed through a further ReLU (the released
+code does apply one, which allows fewer than K nonzero entries). The encoder starts as the decoder's
+transpose (§A.1), as in the shared base.
+
+AuxK (§A.2) against dead latents: the residual e = x − x̂ (held fixed) is reconstructed from the
+k_aux largest pre-activations among the latents that have not fired for `dead_window` steps,
+ê = W_dec TopK_aux(z_dead), and α‖e − ê‖² (α = 1/32 in the paper) joins the loss. This gives dead
+latents a gradient toward directions the live ones miss. K and α are per instance.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from superposition_lab.models.sae import SAE
+
+__all__ = ["TopKSAE", "topk_mask"]
+
+
+def topk_mask(z: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Boolean mask (…, D) of the k largest entries of z along the last axis; k broadcasts over (…)."""
+    k_max = int(k.max()) if k.numel() else 0
+    if k_max == 0:
+        return torch.zeros_like(z, dtype=torch.bool)
+    idx = torch.topk(z, k_max, dim=-1).indices  # (…, k_max), largest first
+    keep = (torch.arange(k_max, device=z.device) < k[..., None]).expand_as(idx)  # (…, k_max): rank < k
+    return torch.zeros_like(z, dtype=torch.bool).scatter(-1, idx, keep)
+
+
+class TopKSAE(SAE):
+    """Keep the K largest pre-activations (K per instance); AuxK with coefficient α and k_aux latents."""
+
+    def __init__(self, n_instances: int, n_dims: int, d_sae: int, *, generator: torch.Generator,
+                 k: int | Sequence[int] = 4, aux_coeff: float | Sequence[float] = 1 / 32,
+                 aux_k: int = 0, **kw) -> None:
+        super().__init__(n_instances, n_dims, d_sae, generator=generator, **kw)
+        per_k = torch.as_tensor(k, device=self.W_dec.device).long()
+        if per_k.ndim == 0:
+            per_k = per_k.expand(n_instances).clone()
+        if per_k.shape != (n_instances,) or (per_k < 1).any() or (per_k > d_sae).any():
+            raise ValueError(f"k must be one integer in [1, d_sae={d_sae}] or one per instance, got {k!r}")
+        self.register_buffer("k", per_k)  # (I,)
+        self.register_buffer("aux_coeff", self.hyper(aux_coeff))  # α, (I,)
+        self.aux_k = int(aux_k) if aux_k else min(d_sae, 2 * int(per_k.max()))  # k_aux
+
+    def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.pre_activation(x)  # (I, B, D)
+        keep = topk_mask(z, self.k[:, None])  # (I, B, D)
+        return {"f": z * keep, "z": z}
+
+    def penalties(self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+        if not bool((self.aux_coeff > 0).any()):
+            return {}
+        dead = self.dead_mask()  # (I, D)
+        if not bool(dead.any()):
+            return {"auxk": torch.zeros_like(self.aux_coeff)}
+        z = parts["z"].masked_fill(~dead[:, None, :], float("-inf"))  # only dead latents compete
+        n_dead = dead.sum(dim=1)  # (I,)
+        k_aux = torch.minimum(n_dead, torch.full_like(n_dead, self.aux_k))  # (I,)
+        keep = topk_mask(z, k_aux[:, None]) & dead[:, None, :]
+        f_aux = torch.where(keep, parts["z"], torch.zeros_like(parts["z"]))  # (I, B, D)
+        e = (x - x_hat).detach()  # the residual the live latents leave, (I, B, H)
+        e_hat = torch.bmm(f_aux, self.W_dec.transpose(1, 2))  # (I, B, H)
+        aux = ((e - e_hat) ** 2).sum(dim=-1).mean(dim=1)  # (I,)
+        return {"auxk": self.aux_coeff * aux * (n_dead > 0)}

@@ -1,0 +1,133 @@
+"""Measurements of SAEs against ground truth (SAE overview, seeds/003; the papers it cites).
+
+Reconstruction and sparsity: L0 (mean number of active latents per sample), MSE E‖x − x̂‖², the
+fraction of variance unexplained FVU = E‖x − x̂‖² / E‖x − E x‖², and the relative reconstruction bias
+γ = E‖x̂‖² / E[x·x̂] of Rajamanoharan et al. 2024 (arXiv:2404.16014, §5): the best rescaling of x̂ is
+1/γ, so γ < 1 means the SAE under-reconstructs — shrinkage — and x̂ = c·x gives γ = c.
+
+Feature recovery (Sharkey et al. 2022): with true unit directions D (I, H, F) and decoder atoms W_dec
+(I, H, D), the cosine matrix C_ij = d̂_i·ŵ_j; MMCS = mean over true features of max_j C_ij, and the
+matched variant pairs features and atoms one-to-one (Hungarian algorithm) before averaging, so one
+atom cannot stand in for several features (an unmatched feature counts 0).
+
+Absorption (Chanin et al. 2024, arXiv:2409.14507): with a parent feature that fires whenever its
+child does, the latent matched to the parent stops firing on child inputs (the child's latent
+"absorbs" the parent direction). Scores: the rate at which the parent latent is silent when both
+features are active, the cosine of the child latent's atom with the parent direction, and the cosine
+of the parent latent's encoder row with the child direction (negative: the child vetoes the parent).
+
+Every function takes tensors with the instance axis first and returns a tensor (I, …).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["l0", "l0_per_sample", "mse", "fvu", "relative_reconstruction_bias", "dead_fraction",
+           "cosine_matrix", "mmcs", "recovered_fraction", "match_features", "matched_mmcs", "absorption_rate",
+           "column_cosine"]
+
+_EPS = 1e-12
+RECOVERED_COSINE = 0.9  # a feature counts as recovered when some atom has cosine ≥ 0.9 with it
+
+
+def l0_per_sample(f: torch.Tensor) -> torch.Tensor:
+    """Number of nonzero latents per sample, (I, B) for codes f (I, B, D)."""
+    return (f != 0).sum(dim=-1)
+
+
+def l0(f: torch.Tensor) -> torch.Tensor:
+    """Mean number of active latents per sample, (I,)."""
+    return l0_per_sample(f).to(torch.float64).mean(dim=1)
+
+
+def mse(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """E‖x − x̂‖² (summed over dims, averaged over samples), (I,) for x, x_hat (I, B, H)."""
+    return ((x - x_hat) ** 2).sum(dim=-1).mean(dim=1)
+
+
+def fvu(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """Fraction of variance unexplained Σ‖x − x̂‖² / Σ‖x − x̄‖² (x̄ the per-instance sample mean), (I,)."""
+    total = ((x - x.mean(dim=1, keepdim=True)) ** 2).sum(dim=(1, 2))
+    return ((x - x_hat) ** 2).sum(dim=(1, 2)) / total.clamp_min(_EPS)
+
+
+def relative_reconstruction_bias(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """γ = E‖x̂‖² / E[x·x̂], (I,); γ < 1 is shrinkage. NaN where E[x·x̂] = 0."""
+    num = (x_hat * x_hat).sum(dim=(1, 2))
+    den = (x * x_hat).sum(dim=(1, 2))
+    return torch.where(den != 0, num / torch.where(den != 0, den, torch.ones_like(den)), torch.full_like(den, float("nan")))
+
+
+def dead_fraction(f: torch.Tensor) -> torch.Tensor:
+    """Fraction of latents that are zero on every sample of f (I, B, D), (I,)."""
+    return (~(f != 0).any(dim=1)).to(torch.float64).mean(dim=-1)
+
+
+def _unit_columns(W: torch.Tensor) -> torch.Tensor:
+    return W / W.norm(dim=1, keepdim=True).clamp_min(_EPS)
+
+
+def cosine_matrix(directions: torch.Tensor, atoms: torch.Tensor) -> torch.Tensor:
+    """C_ij = cos(true feature i, atom j), (I, F, D) for directions (I, H, F) and atoms (I, H, D)."""
+    if directions.ndim != 3 or atoms.ndim != 3 or directions.shape[:2] != atoms.shape[:2]:
+        raise ValueError(f"need directions (I, H, F) and atoms (I, H, D) with the same I and H, got "
+                         f"{tuple(directions.shape)} and {tuple(atoms.shape)}")
+    return torch.bmm(_unit_columns(directions).transpose(1, 2), _unit_columns(atoms))  # (I,F,H) @ (I,H,D)
+
+
+def mmcs(directions: torch.Tensor, atoms: torch.Tensor) -> torch.Tensor:
+    """Mean over true features of the max cosine with any atom, (I,)."""
+    return cosine_matrix(directions, atoms).max(dim=-1).values.mean(dim=-1)
+
+
+def recovered_fraction(directions: torch.Tensor, atoms: torch.Tensor, threshold: float = RECOVERED_COSINE) -> torch.Tensor:
+    """Fraction of true features with some atom at cosine ≥ threshold (0.9 by default), (I,)."""
+    return (cosine_matrix(directions, atoms).max(dim=-1).values >= threshold).to(torch.float64).mean(dim=-1)
+
+
+def match_features(directions: torch.Tensor, atoms: torch.Tensor) -> torch.Tensor:
+    """One-to-one feature → atom matching maximising the summed cosine (Hungarian), (I, F) long.
+
+    Entry −1 where a feature is left unmatched (fewer atoms than features).
+    """
+    C = cosine_matrix(directions, atoms).detach().cpu().double().numpy()  # (I, F, D)
+    out = np.full(C.shape[:2], -1, dtype=np.int64)
+    for i in range(C.shape[0]):
+        rows, cols = linear_sum_assignment(-C[i])
+        out[i, rows] = cols
+    return torch.from_numpy(out).to(directions.device)
+
+
+def matched_mmcs(directions: torch.Tensor, atoms: torch.Tensor) -> torch.Tensor:
+    """Mean over true features of the cosine with their Hungarian-matched atom (0 if unmatched), (I,)."""
+    C = cosine_matrix(directions, atoms)  # (I, F, D)
+    match = match_features(directions, atoms)  # (I, F)
+    picked = torch.gather(C, 2, match.clamp_min(0)[..., None])[..., 0]  # (I, F)
+    return torch.where(match >= 0, picked, torch.zeros_like(picked)).mean(dim=-1)
+
+
+def column_cosine(W: torch.Tensor, columns: torch.Tensor, directions: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """cos(W[:, :, columns[i]], directions[:, :, features[i]]) per instance, (I,).
+
+    W (I, H, D) holds atoms or encoder rows as columns; directions (I, H, F); columns, features (I,).
+    """
+    idx = torch.arange(W.shape[0], device=W.device)
+    a = _unit_columns(W)[idx, :, columns]  # (I, H)
+    b = _unit_columns(directions)[idx, :, features]  # (I, H)
+    return (a * b).sum(dim=-1)
+
+
+def absorption_rate(c: torch.Tensor, f: torch.Tensor, parent: int, child: int,
+                    parent_latent: torch.Tensor) -> torch.Tensor:
+    """P(parent's latent is silent | parent and child both active), (I,); NaN if they never co-occur.
+
+    c (I, B, F) true coefficients, f (I, B, D) codes, parent_latent (I,) the latent matched to `parent`.
+    """
+    both = (c[..., parent] > 0) & (c[..., child] > 0)  # (I, B)
+    silent = torch.gather(f, 2, parent_latent[:, None, None].expand(-1, f.shape[1], 1))[..., 0] == 0  # (I, B)
+    n = both.sum(dim=1).to(torch.float64)
+    rate = (both & silent).sum(dim=1).to(torch.float64) / n.clamp_min(1)
+    return torch.where(n > 0, rate, torch.full_like(rate, float("nan")))
