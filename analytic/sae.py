@@ -126,7 +126,8 @@ def l1_gamma_uniform(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0) 
     t, u = _threshold(lam, lo, hi)
     num = _code_sq(t, u, lo, hi)
     den = _code_times_a(t, u, lo, hi)
-    return np.where(t < hi, num / np.where(t < hi, den, 1.0), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the t ≥ hi branch is replaced by 0 below
+        return np.where(t < hi, num / np.where(t < hi, den, 1.0), 0.0)
 
 
 def l1_expected_l0(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0,

@@ -192,3 +192,56 @@ def test_many_orthogonal_features_factorise():
     l0, sq = (f > 0).sum(1), ((X - X_hat) ** 2).sum(1)
     assert abs(l0.mean() - n * sae.l1_expected_l0(lam, density=p)) < 4 * mean_se(l0)
     assert abs(sq.mean() - n * sae.l1_expected_mse(lam, density=p)) < 4 * mean_se(sq)
+
+
+# 5) A learned decoder bias: the optimum moves b_dec along the features (c* > 0).
+
+def per_feature_objective(c: float, lam: float, p: float, lo: float, hi: float) -> float:
+    """(1 − p)c² + p E[ℓ(a − c)] with ℓ(a') = min_f (a' − f)² + λ f, by quadrature."""
+    t = lam / 2
+    ell = lambda a: (a - c) ** 2 if a - c < t else lam * (a - c) - t**2  # noqa: E731
+    return (1 - p) * c**2 + p * integrate(ell, lo, hi, c + t)
+
+
+@SETTINGS
+@given(lam=st.floats(0.0, 2.5), p=st.floats(0.01, 1.0), r=ranges)
+def test_decoder_bias_minimises_the_per_feature_loss(lam, p, r):
+    lo, hi = r
+    c = float(sae.l1_decoder_bias(lam, p, lo, hi))
+    assert 0.0 <= c <= hi
+    best = per_feature_objective(c, lam, p, lo, hi)
+    for other in (c - 1e-3, c + 1e-3, 0.0, 0.5 * c, min(hi, 2 * c + 0.01)):
+        assert best <= per_feature_objective(other, lam, p, lo, hi) + 1e-10
+    np.testing.assert_allclose(sae.l1_expected_loss_learned_bias(lam, p, lo, hi), best, atol=1e-9)
+    assert best <= sae.l1_expected_loss(lam, lo, hi, p) + 1e-12  # the bias can only help
+
+
+def test_decoder_bias_limits():
+    assert sae.l1_decoder_bias(0.0, 0.1) == 0.0  # nothing to gain without a penalty
+    np.testing.assert_allclose(sae.l1_gamma_learned_bias(0.0, 0.1), 1.0)
+    c = sae.l1_decoder_bias([0.05, 0.1, 0.2, 0.4, 0.8], 0.1)
+    assert np.all(np.diff(c) > 0)
+    np.testing.assert_allclose(c, [0.0027, 0.0054, 0.0104, 0.0195, 0.0340], atol=1e-4)
+    np.testing.assert_allclose(sae.l1_decoder_bias(0.5, 1.0), 0.4571, atol=1e-4)
+    # sparse features: close to the b_dec = 0 forms
+    np.testing.assert_allclose(sae.l1_gamma_learned_bias(0.2, 0.01), sae.l1_gamma_uniform(0.2), atol=2e-3)
+
+
+@pytest.mark.parametrize("lam, lo, hi, p", [(0.4, 0.0, 1.0, 0.1), (0.8, 0.0, 1.0, 0.3), (0.6, 0.5, 1.5, 0.2)])
+def test_learned_bias_monte_carlo(lam, lo, hi, p):
+    # independent features on orthonormal directions, b_dec = c*·Σd_i, encoder b_enc = −(c* + λ/2)
+    rng = np.random.default_rng(2)
+    B, m, n = 200_000, 6, 3
+    D = orthonormal(m, n, rng)
+    A = rng.uniform(lo, hi, size=(B, n)) * (rng.random((B, n)) < p)
+    X = A @ D.T
+    c = float(sae.l1_decoder_bias(lam, p, lo, hi))
+    b_dec = c * D.sum(axis=1)
+    f = np.maximum((X - b_dec) @ D - lam / 2, 0.0)
+    X_hat = f @ D.T + b_dec
+    num, den = (X_hat**2).sum(1), (X * X_hat).sum(1)
+    gamma = sae.relative_reconstruction_bias(X, X_hat)
+    assert abs(gamma - sae.l1_gamma_learned_bias(lam, p, lo, hi)) < 4 * ratio_se(num, den)
+    l0, sq = (f > 0).sum(1), ((X - X_hat) ** 2).sum(1)
+    assert abs(l0.mean() - n * sae.l1_expected_l0_learned_bias(lam, p, lo, hi)) < 4 * mean_se(l0)
+    assert abs(sq.mean() - n * sae.l1_expected_mse_learned_bias(lam, p, lo, hi)) < 4 * mean_se(sq)

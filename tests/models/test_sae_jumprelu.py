@@ -1,0 +1,73 @@
+"""JumpReLU SAE (arXiv:2407.14435): forward, L0 term, straight-through pseudo-derivatives for θ."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from superposition_lab.models import JumpReLUSAE
+from superposition_lab.models.sae_jumprelu import jumprelu, step
+
+
+def test_forward_keeps_values_above_the_threshold_only() -> None:
+    z = torch.tensor([[[0.05, 0.2, 0.5, -1.0]]])
+    theta = torch.tensor([[[0.1, 0.3, 0.3, 0.1]]])
+    eps = torch.tensor([[[0.01]]])
+    torch.testing.assert_close(jumprelu(z, theta, eps), torch.tensor([[[0.0, 0.0, 0.5, 0.0]]]))
+    torch.testing.assert_close(step(z, theta, eps), torch.tensor([[[0.0, 0.0, 1.0, 0.0]]]))
+
+
+def test_pseudo_derivatives_eq_11_and_12() -> None:
+    # z within ε/2 of θ gets the rectangle kernel; far away gets nothing
+    eps = torch.tensor([[[0.2]]])
+    z = torch.tensor([[[0.25], [0.35], [0.9]]], requires_grad=True)  # (1, 3, 1): batch of 3, one latent
+    theta = torch.tensor([[[0.3]]], requires_grad=True)
+    g = torch.tensor([[[1.0], [2.0], [4.0]]])
+    dz, dtheta = torch.autograd.grad(jumprelu(z, theta, eps), [z, theta], g)
+    # eq. 11: ð/ðθ = −(θ/ε) K((z − θ)/ε) = −1.5 for the first two, 0 for the third; summed with g
+    torch.testing.assert_close(dtheta, torch.tensor([[[-1.5 * (1.0 + 2.0)]]]))
+    torch.testing.assert_close(dz, torch.tensor([[[0.0], [2.0], [4.0]]]))  # H(z − θ)·g
+    dz, dtheta = torch.autograd.grad(step(z, theta, eps), [z, theta], g)
+    # eq. 12: ð/ðθ H = −(1/ε) K = −5 for the first two; no gradient to z
+    torch.testing.assert_close(dtheta, torch.tensor([[[-5.0 * 3.0]]]))
+    torch.testing.assert_close(dz, torch.zeros_like(z))
+
+
+def test_step_pseudo_gradient_estimates_minus_the_density_at_theta() -> None:
+    # d/dθ E[H(z − θ)] = −p_z(θ); for z ~ U[0, 2] that is −1/2, and the STE is a kernel estimate of it
+    z = 2.0 * torch.rand(1, 200_000, 1, generator=torch.Generator().manual_seed(0))
+    theta = torch.tensor([[[0.7]]], requires_grad=True)
+    (dtheta,) = torch.autograd.grad(step(z, theta, torch.tensor([[[0.05]]])).mean(), [theta])
+    assert abs(float(dtheta) + 0.5) < 0.03
+
+
+def hand_model(penalty: float = 0.1) -> JumpReLUSAE:
+    m = JumpReLUSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), penalty=penalty, bandwidth=0.1,
+                    threshold_init=0.25)
+    with torch.no_grad():
+        m.W_dec.copy_(torch.eye(2)[None])
+        m.W_enc.copy_(torch.eye(2)[None])
+    return m
+
+
+def test_hand_computed_sae_loss() -> None:
+    m = hand_model(penalty=0.1)
+    torch.testing.assert_close(m.threshold, torch.full((1, 2), 0.25))
+    x = torch.tensor([[[0.5, 0.2], [0.1, 0.9]]])
+    torch.testing.assert_close(m.encode(x), torch.tensor([[[0.5, 0.0], [0.0, 0.9]]]))
+    t = m.loss_terms(x)
+    # errors (0, 0.2) and (0.1, 0): mse = (0.04 + 0.01)/2; one active latent per sample: l0 = 0.1·1
+    torch.testing.assert_close(t["mse"], torch.tensor([0.025]))
+    torch.testing.assert_close(t["l0"], torch.tensor([0.1]))
+
+
+def test_l0_term_trains_thresholds_only() -> None:
+    m = hand_model(penalty=1.0)
+    x = torch.tensor([[[0.27, 0.0], [0.6, 0.24]]])  # z within ε/2 = 0.05 of θ = 0.25: first row latent 0, second latent 1
+    l0 = m.loss_terms(x)["l0"].sum()
+    g_log_theta, g_enc = torch.autograd.grad(l0, [m.log_threshold, m.W_enc], allow_unused=True)
+    assert g_enc is None or torch.count_nonzero(g_enc) == 0
+    # ∂/∂ log θ = θ · ð/ðθ = θ · (−1/ε) · (count in window)/B = 0.25 · (−10) · 1/2 per latent
+    torch.testing.assert_close(g_log_theta, torch.tensor([[-1.25, -1.25]]))
+    assert math.isclose(float(m.bandwidth[0]), 0.1, rel_tol=1e-6)

@@ -1,0 +1,73 @@
+"""TopK SAE (arXiv:2406.04093): exactly K active latents, hand cases, AuxK for dead latents."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from superposition_lab.models import TopKSAE
+from superposition_lab.models.sae_topk import topk_mask
+
+
+def test_k1_keeps_only_the_largest_preactivation() -> None:
+    m = TopKSAE(1, 3, 3, generator=torch.Generator().manual_seed(0), k=1)
+    with torch.no_grad():
+        m.W_enc.copy_(torch.eye(3)[None])
+        m.W_dec.copy_(torch.eye(3)[None])
+    x = torch.tensor([[[0.2, 0.7, -0.1], [-0.5, -0.4, -0.9]]])
+    # the largest is kept even when negative: the paper's TopK has no ReLU
+    torch.testing.assert_close(m.encode(x), torch.tensor([[[0.0, 0.7, 0.0], [0.0, -0.4, 0.0]]]))
+    assert set(m.loss_terms(x)) == {"mse", "auxk"}  # no L1 term
+
+
+@settings(deadline=None, derandomize=True, max_examples=15)
+@given(ks=st.lists(st.integers(1, 9), min_size=1, max_size=4), seed=st.integers(0, 2**16))
+def test_l0_is_exactly_k_on_every_sample(ks: list[int], seed: int) -> None:
+    m = TopKSAE(len(ks), 4, 9, generator=torch.Generator().manual_seed(seed), k=ks)
+    x = torch.randn(len(ks), 50, 4, generator=torch.Generator().manual_seed(seed + 1))
+    counts = (m.encode(x) != 0).sum(-1)  # (I, B)
+    assert torch.equal(counts, torch.tensor(ks)[:, None].expand_as(counts))
+
+
+def test_topk_mask_with_per_row_k() -> None:
+    z = torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
+    mask = topk_mask(z, torch.tensor([[2], [1]]).squeeze(-1))
+    assert mask.tolist() == [[True, False, True], [False, True, False]]
+
+
+def test_k_is_validated() -> None:
+    with pytest.raises(ValueError):
+        TopKSAE(2, 3, 4, generator=torch.Generator().manual_seed(0), k=5)
+    with pytest.raises(ValueError):
+        TopKSAE(2, 3, 4, generator=torch.Generator().manual_seed(0), k=[1, 2, 3])
+
+
+def test_auxk_is_zero_without_dead_latents_and_trains_only_dead_ones() -> None:
+    m = TopKSAE(1, 4, 6, generator=torch.Generator().manual_seed(1), k=2, aux_k=2, aux_coeff=0.5, dead_window=5)
+    x = torch.rand(1, 64, 4, generator=torch.Generator().manual_seed(2))
+    assert float(m.loss_terms(x)["auxk"].detach()) == 0.0
+    with torch.no_grad():
+        m.steps_since_fired[0, [1, 4]] = 5  # latents 1 and 4 are dead
+    t = m.loss_terms(x)
+    assert float(t["auxk"].detach()) > 0
+    (g,) = torch.autograd.grad(t["auxk"].sum(), [m.W_enc])
+    alive = [0, 2, 3, 5]
+    assert torch.count_nonzero(g[0][:, alive]) == 0  # the residual is held fixed
+    assert torch.count_nonzero(g[0][:, [1, 4]]) > 0
+
+
+def test_hand_computed_auxk() -> None:
+    m = TopKSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), k=1, aux_k=1, aux_coeff=1.0, dead_window=1)
+    with torch.no_grad():
+        m.W_enc.copy_(torch.eye(2)[None])
+        m.W_dec.copy_(torch.eye(2)[None])
+        m.steps_since_fired[0, 1] = 1  # latent 1 dead
+    x = torch.tensor([[[0.9, 0.4]]])
+    # main code keeps latent 0: x̂ = (0.9, 0), residual e = (0, 0.4); the dead latent 1 has z = 0.4:
+    # ê = (0, 0.4), so ‖e − ê‖² = 0
+    assert float(m.loss_terms(x)["auxk"].detach()) == pytest.approx(0.0, abs=1e-12)
+    with torch.no_grad():
+        m.W_enc[0, 1, 1] = 0.5  # now z_1 = 0.2: ê = (0, 0.2), ‖e − ê‖² = 0.04
+    assert float(m.loss_terms(x)["auxk"].detach()) == pytest.approx(0.04, rel=1e-5)

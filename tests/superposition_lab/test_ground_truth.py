@@ -1,0 +1,72 @@
+"""Ground-truth activations: unit/orthonormal directions, firing rates, hierarchy, magnitudes, seeding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from superposition_lab.ground_truth import GroundTruth, feature_directions
+
+
+def test_random_directions_are_unit_and_orthogonal_ones_orthonormal() -> None:
+    g = torch.Generator().manual_seed(0)
+    D = feature_directions(3, 5, 9, generator=g)
+    assert D.shape == (3, 5, 9)
+    torch.testing.assert_close(D.norm(dim=1), torch.ones(3, 9))
+    Q = feature_directions(2, 6, 4, kind="orthogonal", generator=g)
+    torch.testing.assert_close(Q.transpose(1, 2) @ Q, torch.eye(4).expand(2, 4, 4), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError):
+        feature_directions(1, 3, 4, kind="orthogonal", generator=g)
+    with pytest.raises(ValueError):
+        feature_directions(1, 3, 4, kind="spherical", generator=g)
+
+
+def test_seeded_draws_are_reproducible() -> None:
+    a = feature_directions(2, 4, 6, generator=torch.Generator().manual_seed(3))
+    b = feature_directions(2, 4, 6, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    gt = GroundTruth(a, torch.full((2, 6), 0.3))
+    x1 = gt.sample(100, torch.Generator().manual_seed(4))
+    x2 = gt.sample(100, torch.Generator().manual_seed(4))
+    assert torch.equal(x1, x2)
+
+
+def test_activations_are_the_coefficients_along_the_directions() -> None:
+    D = feature_directions(2, 4, 6, generator=torch.Generator().manual_seed(5))
+    gt = GroundTruth(D, torch.full((2, 6), 0.5))
+    c, x = gt.sample_with_coefficients(64, torch.Generator().manual_seed(6))
+    assert c.shape == (2, 64, 6) and x.shape == (2, 64, 4)
+    torch.testing.assert_close(x, torch.einsum("ibf,ihf->ibh", c, D))
+    assert (c >= 0).all() and (c <= 1).all()
+
+
+def test_firing_rates_and_uniform_magnitudes() -> None:
+    D = torch.eye(3)[None]
+    gt = GroundTruth(D, torch.tensor([[0.1, 0.5, 0.9]]), lo=0.2, hi=0.6)
+    c = gt.coefficients(100_000, torch.Generator().manual_seed(7))[0]
+    on = c > 0
+    torch.testing.assert_close(on.float().mean(0), torch.tensor([0.1, 0.5, 0.9]), atol=0.01, rtol=0)
+    active = c[on]
+    assert active.min() >= 0.2 and active.max() <= 0.6
+    assert abs(float(active.mean()) - 0.4) < 0.005
+
+
+def test_hierarchy_child_fires_only_with_its_parent() -> None:
+    # Chanin et al.'s toy: f1 fires only when f0 does (w.p. 0.2 given f0), magnitude 1
+    gt = GroundTruth(torch.eye(4)[None], torch.tensor([[0.25, 0.2, 0.05, 0.05]]), parents=(-1, 0, -1, -1),
+                     magnitude="constant")
+    c = gt.coefficients(200_000, torch.Generator().manual_seed(8))[0]
+    assert not ((c[:, 1] > 0) & (c[:, 0] == 0)).any()
+    torch.testing.assert_close((c > 0).float().mean(0), gt.marginal_firing()[0], atol=0.005, rtol=0)
+    torch.testing.assert_close(gt.marginal_firing()[0], torch.tensor([0.25, 0.05, 0.05, 0.05]))
+    assert set(c.unique().tolist()) == {0.0, 1.0}
+
+
+def test_bad_hierarchies_and_shapes_are_refused() -> None:
+    D = torch.eye(3)[None]
+    with pytest.raises(ValueError):
+        GroundTruth(D, torch.full((1, 3), 0.5), parents=(-1, 2, -1))  # parent after child
+    with pytest.raises(ValueError):
+        GroundTruth(D, torch.full((1, 3), 0.5), parents=(-1, 0))
+    with pytest.raises(ValueError):
+        GroundTruth(D, torch.full((2, 3), 0.5))

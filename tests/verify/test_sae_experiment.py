@@ -1,0 +1,142 @@
+"""The `sae` experiment kind: config validation, a tiny run, its metrics, the frontier, verdict flips."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from tests.conftest import write_spec
+from verify.checks import judge_check
+from verify.experiments import Outcome, RunContext
+from verify.experiments.sae import SAEConfig, frontier_fvu, plot_sae, run_sae, sae_metrics
+from verify.runner import judge_spec
+from verify.spec import Check, converter, load_specs
+
+BASE = dict(variant="l1", n_features=6, n_dims=4, d_sae=8, density=0.2, steps=30, eval_samples=4096)
+
+
+def config(**kw) -> SAEConfig:
+    return converter.structure({**BASE, **kw}, SAEConfig)
+
+
+@pytest.mark.parametrize("bad, field", [
+    (dict(directions="orthogonal"), "directions"),  # n = 6 > m = 4
+    (dict(variant="topk", k=[2, 9]), "k"),  # K > d_sae
+    (dict(k=2.5), "k"),
+    (dict(firing=[0.1, 0.2]), "firing"),
+    (dict(parents=[-1, 2, -1, -1, -1, -1]), "parents"),
+    (dict(absorption_pair=[0, 0]), "absorption_pair"),
+    (dict(variant="sparse"), "variant"),
+    (dict(density=[0.1, 1.5]), "density"),
+])
+def test_config_validation_names_the_field(bad: dict, field: str) -> None:
+    with pytest.raises(Exception) as exc:
+        config(**bad)
+    assert field in str(exc.value) or any(field in str(e) for e in getattr(exc.value, "exceptions", []))
+
+
+@pytest.fixture(scope="module")
+def outcome() -> tuple[Outcome, SAEConfig]:
+    c = config(variant="gated", baseline="l1", penalty=[0.1, 0.3], baseline_penalty=[0.05, 0.1, 0.3], seeds=2)
+    return run_sae(c, RunContext(device="cpu")), c
+
+
+def test_tiny_run_has_the_documented_arrays(outcome) -> None:
+    o, c = outcome
+    assert o.points == [{"penalty": 0.1}, {"penalty": 0.3}]
+    assert o.arrays["W_dec"].shape == (2, 2, 4, 8) and o.arrays["directions"].shape == (2, 4, 6)
+    assert o.arrays["baseline_l0"].shape == (3, 2)
+    assert o.info["baseline_points"] == [{"penalty": 0.05}, {"penalty": 0.1}, {"penalty": 0.3}]
+    for name, metric in sae_metrics.items():
+        if name in ("baseline_gamma", "shrinkage_ratio"):  # need the same grid on both sides
+            with pytest.raises(ValueError, match="same grid"):
+                metric.fn(o, c)
+            continue
+        assert metric.fn(o, c).shape[:2] == (2, 2), name
+    np.testing.assert_allclose(np.linalg.norm(o.arrays["W_dec"], axis=2), 1.0, atol=1e-5)
+
+
+def test_plot_writes_a_png(outcome, tmp_path) -> None:
+    o, c = outcome
+    (path,) = plot_sae(o, c, tmp_path, "sae.test")
+    assert path.exists() and path.stat().st_size > 1000
+
+
+def test_pca_reference_and_the_untrained_dictionary() -> None:
+    pca = run_sae(config(variant="pca", d_sae=4), RunContext(device="cpu"))
+    assert pca.arrays["fvu"].max() < 1e-6 and pca.arrays["W_dec"].shape[-1] == 4  # rank m: exact
+    raw = run_sae(config(steps=0), RunContext(device="cpu"))
+    assert raw.arrays["gamma"].shape == (1, 1)
+
+
+def test_frontier_interpolates_in_log_log_and_is_conservative() -> None:
+    l0, fvu = np.array([1.0, 4.0, 2.0]), np.array([0.4, 0.025, 0.1])  # FVU = 0.4/L0²: a power law
+    np.testing.assert_allclose(frontier_fvu(l0, fvu, [1.0, 2.0, 3.0, 4.0]), 0.4 / np.array([1, 4, 9, 16.0]))
+    assert frontier_fvu(l0, fvu, [0.5])[0] == 0.4  # below the range: the sparsest point (a lower bound)
+    assert np.isnan(frontier_fvu(l0, fvu, [5.0])[0])  # above it: unknown
+    # a dominated baseline point does not count: the frontier is the running minimum
+    np.testing.assert_allclose(frontier_fvu(np.array([1.0, 2.0]), np.array([0.1, 0.3]), [2.0]), [0.1])
+
+
+def fake(gamma, baseline_gamma, l0=None, fvu=None, bl0=None, bfvu=None) -> Outcome:
+    P = len(gamma)
+    arrays = {"gamma": np.array(gamma)[:, None], "baseline_gamma": np.array(baseline_gamma)[:, None],
+              "l0": np.array(l0 or [1.0] * P)[:, None], "fvu": np.array(fvu or [0.1] * P)[:, None],
+              "baseline_l0": np.array(bl0 or [1.0] * P)[:, None], "baseline_fvu": np.array(bfvu or [0.1] * P)[:, None]}
+    return Outcome(points=[{"penalty": 0.1 * (i + 1)} for i in range(P)], arrays=arrays)
+
+
+def test_shrinkage_verdict_flips_when_the_gated_side_shrinks() -> None:
+    check = Check(metric="shrinkage_ratio", rule="at_most", expect=0.1)
+    c = config(penalty=[0.1, 0.2])
+    assert judge_check(check, fake([0.995, 1.003], [0.9, 0.8]), c, sae_metrics).passed
+    assert not judge_check(check, fake([0.9, 0.8], [0.9, 0.8]), c, sae_metrics).passed
+
+
+def test_frontier_verdict_flips_when_the_variant_is_not_better() -> None:
+    check = Check(metric="relative_frontier_gain", rule="at_least", expect=0.3)
+    c = config(penalty=[0.1, 0.2])
+    better = fake([1, 1], [1, 1], l0=[1.5, 3.0], fvu=[0.05, 0.01], bl0=[1.0, 2.0, 4.0], bfvu=[0.4, 0.1, 0.025])
+    same = fake([1, 1], [1, 1], l0=[1.0, 2.0], fvu=[0.4, 0.1], bl0=[1.0, 2.0, 4.0], bfvu=[0.4, 0.1, 0.025])
+    assert judge_check(check, better, c, sae_metrics).passed
+    assert not judge_check(check, same, c, sae_metrics).passed
+    beyond = fake([1, 1], [1, 1], l0=[1.5, 9.0], fvu=[0.05, 0.001], bl0=[1.0, 2.0, 4.0], bfvu=[0.4, 0.1, 0.025])
+    assert not judge_check(check, beyond, c, sae_metrics).passed  # L0 beyond the baseline's range: NaN
+
+
+TOPK_SPEC = textwrap.dedent('''
+    id = "test.topk-l0"
+    title = "TopK keeps K"
+    claim = "A TopK SAE keeps exactly K latents active on every input (a tiny, fast version)."
+    [source]
+    paper = "Gao et al. 2024"
+    section = "2.3"
+    [experiment]
+    kind = "sae"
+    variant = "topk"
+    n_features = 6
+    n_dims = 4
+    d_sae = 8
+    k = [1, 3]
+    steps = 20
+    eval_samples = 2048
+    [[check]]
+    metric = "l0_min"
+    rule = "equal"
+    expect = "experiment.k"
+    [[check]]
+    metric = "l0_max"
+    rule = "equal"
+    expect = "experiment.k"
+    [control]
+    variant = "l1"
+''')
+
+
+def test_tiny_spec_passes_and_its_control_fails(tmp_path) -> None:
+    (spec,) = load_specs([write_spec(tmp_path / "specs", "test.topk-l0.toml", TOPK_SPEC)])
+    result = judge_spec(spec, profile="quick", device="cpu")
+    assert result.verdict == "pass"
+    assert result.control is not None and not result.control.passed
