@@ -12,6 +12,8 @@ from typing import Protocol
 import attrs
 import torch
 
+from superposition_lab.sparse_draw import Block, draw_block, plan_blocks
+
 __all__ = ["importance_profile", "Sampler", "SparseUniform"]
 
 
@@ -43,17 +45,32 @@ class SparseUniform:
     """Independent sparse features: x_i = 0 w.p. 1 − p_i, else U[0, 1] (U[−1, 1] when `signed`).
 
     `density` holds p per instance and feature, shape (I, F), on the device the batches go to.
+    Batches are drawn with the exact fast draws of `superposition_lab.sparse_draw` (one uniform per
+    entry, or only the active entries of sparse columns), planned once per batch size.
     """
 
     density: torch.Tensor
     signed: bool = False
+    _plans: dict = attrs.field(factory=dict, init=False, repr=False, eq=False)
+
+    def blocks(self, batch_size: int, *, compact: bool = False, n_hidden: int = 1) -> list[Block]:
+        """The draw plan for this batch size (cached): a list of `sparse_draw.Block`.
+
+        `compact` lets blocks leave out all-zero rows (for a loss that is a mean over the batch).
+        """
+        key = (batch_size, compact, n_hidden, id(self.density), self.density._version)
+        if key not in self._plans:
+            self._plans = {k: v for k, v in self._plans.items() if k[3:] == key[3:]}  # density changed: drop
+            self._plans[key] = plan_blocks(self.density, batch_size, compact=compact, n_hidden=n_hidden)
+        return self._plans[key]
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         n_instances, n_features = self.density.shape
-        shape = (n_instances, batch_size, n_features)
-        kw = dict(generator=generator, device=self.density.device, dtype=self.density.dtype)
-        values = torch.rand(shape, **kw)  # (I, B, F)
-        if self.signed:
-            values = 2.0 * values - 1.0
-        on = torch.rand(shape, **kw) < self.density[:, None, :]  # (I, B, F)
-        return values * on
+        blocks = self.blocks(batch_size)
+        if len(blocks) == 1 and blocks[0].whole:
+            return draw_block(blocks[0], generator, signed=self.signed).transpose(1, 2).contiguous()
+        out = torch.empty((n_instances, batch_size, n_features), device=self.density.device,
+                          dtype=self.density.dtype)  # (I, B, F)
+        for block in blocks:
+            out[block.index] = draw_block(block, generator, signed=self.signed).transpose(1, 2)
+        return out

@@ -4,18 +4,29 @@ Follows the TMS notebook's set-up: AdamW (lr 1e-3, torch's default weight decay 
 a fresh batch every step. The instances of a run are independent models (grid points × seeds ×
 restarts); their losses are summed, which leaves each instance's gradient untouched, and restarts
 are reduced afterwards by `best_of_restarts` (lowest final loss wins).
+
+Two paths compute the same thing. The generic one runs any model through autograd with its
+`loss_terms`, `before_step` and `after_step`. The fused one is taken when the model has a
+hand-written gradient (`has_fused_step`: the tied toy models) and the data is `SparseUniform`:
+each step draws the batch block by block with the exact fast draws of `sparse_draw` (feature-major,
+zero rows left out where the loss allows) and gets the gradient from `fused_loss_and_grads`; the
+loss itself is only computed on the steps that look at it (NaN checks, logging). Both use torch's
+fused AdamW kernel where the device has one (foreach otherwise) — the same update rule and
+hyperparameters as the notebook's `torch.optim.AdamW`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Callable
+from typing import Callable, Iterator
 
 import attrs
 import torch
 from torch import nn
 
-from superposition_lab.data import Sampler
+from superposition_lab.data import Sampler, SparseUniform
+from superposition_lab.sparse_draw import Block, draw_block
 
 __all__ = ["TrainConfig", "TrainLog", "TrainingDiverged", "resolve_device", "lr_factor", "train",
            "evaluate", "best_of_restarts"]
@@ -39,6 +50,7 @@ class TrainConfig:
     schedule: str = "constant"  # constant | cosine | linear (decay to 0 over the run)
     warmup: int = 0  # linear warm-up steps before the schedule
     check_every: int = 250  # how often to look for NaN/inf (a host sync, so not every step)
+    threads: int = 0  # CPU intra-op threads; 0: one per FLOPS_PER_THREAD of step work (see _cpu_threads)
 
 
 @attrs.define
@@ -72,9 +84,83 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     raise ValueError(f"unknown schedule {cfg.schedule!r} (constant, linear, cosine)")
 
 
+FLOPS_PER_THREAD = 2.5e9  # matmul FLOPs of one step that earn one more CPU thread
+
+
+@contextlib.contextmanager
+def _cpu_threads(model: nn.Module, batch_size: int, cfg_threads: int, device: torch.device) -> Iterator[None]:
+    """Run with a deterministic number of CPU threads chosen from the step's size, then restore.
+
+    A toy-model step is ~30 small torch calls; with two threads each call ends in a barrier, and on a
+    busy machine (other processes on the cores) a barrier can wait a whole scheduler slice: measured
+    on 2 shared cores, a 20→5 step took 7–140 ms with 2 threads against 0.9 ms with 1. So small
+    steps run on one thread, and a step gets one thread per FLOPS_PER_THREAD of matmul work (≈ 6 ×
+    batch × parameters) up to torch's default. The choice depends only on the sizes, so results stay
+    reproducible (a different thread count may change float summation order).
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    flops = 6.0 * batch_size * sum(p.numel() for p in model.parameters())
+    n = cfg_threads or min(before, max(1, int(flops // FLOPS_PER_THREAD)))
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _objective(model: nn.Module, x: torch.Tensor, importance: torch.Tensor) -> torch.Tensor:
     """Per-instance objective (I,): the sum of the model's named loss terms."""
     return sum(model.loss_terms(x, importance).values())  # type: ignore[return-value]
+
+
+def _optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW (torch's defaults for betas and eps) as one fused kernel where the device has it."""
+    try:
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # torch < 2.4 on the CPU, or an unsupported device
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+
+
+def _fused_blocks(model: nn.Module, sampler: Sampler, batch_size: int) -> list[Block] | None:
+    """The draw plan of the fused path, or None when the model or the data does not allow it."""
+    has = getattr(model, "has_fused_step", None)
+    if not (isinstance(sampler, SparseUniform) and has is not None and has()):
+        return None
+    return sampler.blocks(batch_size, compact=True, n_hidden=model.n_hidden)
+
+
+def _fused_block(model: nn.Module, sampler: SparseUniform, block: Block, W: torch.Tensor, b: torch.Tensor,
+                 importance: torch.Tensor, generator: torch.Generator, grads: bool, loss: bool) -> tuple:
+    """Draw one block's batch (feature-major; zero rows left out) and run the hand-written step on it."""
+    x = draw_block(block, generator, signed=sampler.signed)  # (n, F, R)
+    i = block.index
+    return model.fused_loss_and_grads(W[i], b[i], x, importance[i], block.batch_size - x.shape[-1],
+                                      grads=grads, loss=loss)
+
+
+def _fused_pass(model: nn.Module, sampler: SparseUniform, blocks: list[Block], importance: torch.Tensor,
+                generator: torch.Generator, *, grads: bool, loss: bool) -> torch.Tensor | None:
+    """One batch through the hand-written loss/gradient, block by block; sets W.grad and b.grad.
+
+    Returns the per-instance loss (I,) when asked, else None.
+    """
+    W, b = model.W.detach(), model.b.detach()
+    if len(blocks) == 1 and blocks[0].whole:
+        gW, gb, out = _fused_block(model, sampler, blocks[0], W, b, importance, generator, grads, loss)
+    else:
+        gW, gb = (torch.empty_like(W), torch.empty_like(b)) if grads else (None, None)
+        out = W.new_empty(W.shape[0]) if loss else None
+        for block in blocks:
+            part = _fused_block(model, sampler, block, W, b, importance, generator, grads, loss)
+            for full, piece in zip((gW, gb, out), part):
+                if piece is not None:
+                    full[block.index] = piece
+    if grads:
+        model.W.grad, model.b.grad = gW, gb
+    return out
 
 
 def train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: TrainConfig, *,
@@ -84,28 +170,43 @@ def train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tra
 
     importance is (I, F). `progress(n)` is called with the number of steps done since its last
     call (every ~1% of the run), so a progress bar costs nothing per step. Raises TrainingDiverged.
+    The loss is read back to the host only every cfg.check_every steps (and when logging).
     """
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    device = next(model.parameters()).device
+    with _cpu_threads(model, cfg.batch_size, cfg.threads, device):
+        return _train(model, sampler, importance, cfg, generator, progress, log_every)
+
+
+def _train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: TrainConfig,
+           generator: torch.Generator, progress: Callable[[int], None] | None, log_every: int) -> TrainLog:
+    opt = _optimizer(list(model.parameters()), cfg)
+    blocks = _fused_blocks(model, sampler, cfg.batch_size)
     log = TrainLog()
     tick = max(1, cfg.steps // 100)
     for step in range(cfg.steps):
         for group in opt.param_groups:
             group["lr"] = cfg.lr * lr_factor(step, cfg)
-        x = sampler.sample(cfg.batch_size, generator)  # (I, B, F)
-        loss = _objective(model, x, importance)  # (I,)
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        model.before_step()  # e.g. an SAE removes the gradient component parallel to its decoder atoms
+        last = step == cfg.steps - 1
+        check = (step + 1) % cfg.check_every == 0 or last
+        logged = bool(log_every) and (step % log_every == 0 or last)
+        if blocks is not None:
+            loss = _fused_pass(model, sampler, blocks, importance, generator, grads=True,  # type: ignore[arg-type]
+                               loss=check or logged)
+        else:
+            x = sampler.sample(cfg.batch_size, generator)  # (I, B, F)
+            loss = _objective(model, x, importance)  # (I,)
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            model.before_step()  # e.g. an SAE removes the gradient component parallel to its decoder atoms
         opt.step()
         model.after_step()
-        last = step == cfg.steps - 1
-        if (step + 1) % cfg.check_every == 0 or last:
-            bad = (~torch.isfinite(loss)).nonzero().flatten().tolist()
+        if check:
+            bad = (~torch.isfinite(loss)).nonzero().flatten().tolist()  # type: ignore[arg-type]
             if bad:
                 raise TrainingDiverged(step, bad)
-        if log_every and (step % log_every == 0 or last):
+        if logged:
             log.steps.append(step)
-            log.loss.append(loss.detach().cpu().tolist())
+            log.loss.append(loss.detach().cpu().tolist())  # type: ignore[union-attr]
         if progress is not None and ((step + 1) % tick == 0 or last):
             progress(tick if (step + 1) % tick == 0 else (step + 1) % tick)
     return log
@@ -115,10 +216,21 @@ def train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tra
 def evaluate(model: nn.Module, sampler: Sampler, importance: torch.Tensor, n_samples: int, *,
              generator: torch.Generator, batch_size: int = 8192) -> torch.Tensor:
     """Mean objective per instance (I,) over n_samples fresh samples (a Monte Carlo estimate)."""
+    device = next(model.parameters()).device
+    with _cpu_threads(model, batch_size, 0, device):
+        return _evaluate(model, sampler, importance, n_samples, generator, batch_size)
+
+
+def _evaluate(model: nn.Module, sampler: Sampler, importance: torch.Tensor, n_samples: int,
+              generator: torch.Generator, batch_size: int) -> torch.Tensor:
     total, done = None, 0
     while done < n_samples:
         b = min(batch_size, n_samples - done)
-        loss = _objective(model, sampler.sample(b, generator), importance) * b
+        blocks = _fused_blocks(model, sampler, b)
+        if blocks is not None:  # the same estimate through the hand-written loss
+            loss = _fused_pass(model, sampler, blocks, importance, generator, grads=False, loss=True) * b  # type: ignore
+        else:
+            loss = _objective(model, sampler.sample(b, generator), importance) * b
         total = loss if total is None else total + loss
         done += b
     return total / n_samples  # type: ignore[operator]

@@ -5,6 +5,10 @@
 
 W is (I, H, F) — feature i's direction W_i is column i — and b is (I, F). Init follows the TMS
 notebook: W Xavier-normal, b = 0, drawn from the given generator so a seed fixes the model.
+
+Both models also have a hand-written gradient (`fused_loss_and_grads`): for a model this small the
+backward pass is three matmuls, and writing it out skips autograd's bookkeeping and most of the
+elementwise passes; the trainer uses it when a model has it (tests check it against autograd).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ __all__ = ["ToyModel", "LinearToy", "ReLUOutputToy"]
 
 class ToyModel(nn.Module):
     """Shared parameters and loss; subclasses define the output nonlinearity."""
+
+    output_relu: bool | None = None  # set by the two tied models: which hand-written gradient applies
 
     def __init__(self, n_instances: int, n_features: int, n_hidden: int, *,
                  generator: torch.Generator, device: torch.device | str = "cpu",
@@ -52,9 +58,60 @@ class ToyModel(nn.Module):
     def after_step(self) -> None:
         """Hook for constraints applied after each optimiser step (none for toy models)."""
 
+    def has_fused_step(self) -> bool:
+        """True when `fused_loss_and_grads` computes exactly this model's loss: a tied model whose
+        forward, loss and hooks are not overridden by a subclass."""
+        if self.output_relu is None:
+            return False
+        cls, own = type(self), (ReLUOutputToy if self.output_relu else LinearToy)
+        return all(getattr(cls, name) is getattr(own, name)
+                   for name in ("forward", "preactivation", "loss_terms", "before_step", "after_step"))
+
+    @torch.no_grad()
+    def fused_loss_and_grads(self, W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, importance: torch.Tensor,
+                             zero_rows: int = 0, *, grads: bool = True, loss: bool = False
+                             ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """Loss and its exact gradient for a block of instances, without autograd.
+
+        W (n, H, F) and b (n, F) are the block's parameters, importance (n, F); x is feature-major,
+        (n, F, R), and the batch is its R rows plus `zero_rows` rows x = 0, so B = R + zero_rows.
+        Returns (∂L/∂W (n, H, F), ∂L/∂b (n, F), per-instance loss (n,)) for
+        L = Σ_instances Σ_f I_f · mean_b (x_f − x'_f)², the sum of `loss_terms`; None where not asked.
+
+        With y = x' and pre = WᵀWx + b, ∂L/∂pre = c ⊙ g, c = 2I/B, g = (y − x)·[pre > 0] (ReLU) or
+        y − x (linear). Then, per instance with h = Wx (rows as samples):
+        ∂L/∂W = h (c⊙g)ᵀ + (W(c⊙g)) xᵀ,  ∂L/∂b = Σ_b c⊙g; a zero row only adds c⊙g(b) to ∂L/∂b.
+        The importance scaling c is applied to the small (H, F) and (F,) factors, not to g.
+        """
+        relu = bool(self.output_relu)
+        n, F, R = x.shape
+        B = R + zero_rows
+        c = importance * (2.0 / B)  # (n, F)
+        h = torch.bmm(W, x)  # (n, H, F) @ (n, F, R) → (n, H, R)
+        pre = torch.baddbmm(b[:, :, None], W.transpose(1, 2), h)  # (n, F, H) @ (n, H, R) + b → (n, F, R)
+        y0 = torch.relu(b) if relu else b  # (n, F): the output on a zero row
+        per_instance = None
+        if loss:
+            y = torch.relu(pre) if relu else pre
+            sq = (y - x).square_().sum(dim=-1) + zero_rows * y0.square()  # (n, F)
+            per_instance = (sq * importance).sum(dim=-1) / B  # (n,)
+        if not grads:
+            return None, None, per_instance
+        if relu:  # (pre − x)·[pre > 0] in one pass: exactly what ReLU's backward computes
+            g = torch.ops.aten.threshold_backward(pre - x, pre, 0.0)  # (n, F, R)
+        else:
+            g = pre.sub_(x)
+        gb = (g.sum(dim=-1) + zero_rows * y0).mul_(c)  # (n, F); on a zero row g = y0
+        gW = torch.bmm(h, g.transpose(1, 2)).mul_(c[:, None, :])  # (n, H, R) @ (n, R, F) → (n, H, F)
+        dh = torch.bmm(W * c[:, None, :], g)  # (n, H, F) @ (n, F, R) → (n, H, R)
+        gW = torch.baddbmm(gW, dh, x.transpose(1, 2))  # + (n, H, R) @ (n, R, F)
+        return gW, gb, per_instance
+
 
 class LinearToy(ToyModel):
     """x' = WᵀWx + b — the baseline that behaves like PCA and never superposes."""
+
+    output_relu = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.preactivation(x)
@@ -62,6 +119,8 @@ class LinearToy(ToyModel):
 
 class ReLUOutputToy(ToyModel):
     """x' = ReLU(WᵀWx + b) — the model that stores features in superposition when they are sparse."""
+
+    output_relu = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.preactivation(x))
