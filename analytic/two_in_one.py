@@ -227,7 +227,7 @@ def slope_jump(r: float, p: float, between: tuple[str, str] | None = None) -> Sl
 
 
 def phase_changes_near(phase_fn: Callable, r: float | Array, p: float | Array, margin: float,
-                       samples: int = 9) -> bool | Array:
+                       samples: int = 17) -> bool | Array:
     """Whether `phase_fn` changes within `margin` decades of (r, p) in log r or log p.
 
     Samples the box [r·10^±margin] × [p·10^±margin] (p capped at 1) on a samples × samples grid
@@ -235,11 +235,11 @@ def phase_changes_near(phase_fn: Callable, r: float | Array, p: float | Array, m
     that only clips a corner of the box by less than the spacing goes unseen.
     """
     r, p = np.broadcast_arrays(np.asarray(r, dtype=float), np.asarray(p, dtype=float))
-    centre = np.asarray(phase_fn(r, p))
-    offsets = np.linspace(-margin, margin, samples)
-    near = np.zeros(r.shape, dtype=bool)
-    for dr, dp in itertools.product(offsets, offsets):
-        near |= np.asarray(phase_fn(r * 10.0**dr, np.minimum(p * 10.0**dp, 1.0))) != centre
+    centre = np.asarray(phase_fn(r, p))[..., None, None]
+    offsets = 10.0 ** np.linspace(-margin, margin, samples)
+    box_r = r[..., None, None] * offsets[:, None]  # (..., samples, 1)
+    box_p = np.minimum(p[..., None, None] * offsets[None, :], 1.0)  # (..., 1, samples)
+    near = (np.asarray(phase_fn(box_r, box_p)) != centre).any(axis=(-2, -1))
     return bool(near) if near.ndim == 0 else near
 
 

@@ -15,6 +15,8 @@ from analytic import sae as analytic_sae
 from verify.checks import RULES
 from verify.experiments import ExperimentKind
 from verify.experiments.loss_decomposition import LOSS_DECOMPOSITION
+from verify.experiments.phase import PHASE, PHASE_POINT
+from verify.experiments.phase_free_optimum import PHASE_FREE_OPTIMUM
 from verify.experiments.sae import SAE
 from verify.experiments.toy import TOY
 from verify.spec import PROFILES, Spec, converter, did_you_mean, field_errors
@@ -61,6 +63,9 @@ class Registry(Generic[T]):
 EXPERIMENTS: Registry[ExperimentKind] = Registry("experiment kind")
 EXPERIMENTS.register("toy", TOY)
 EXPERIMENTS.register("loss_decomposition", LOSS_DECOMPOSITION)
+EXPERIMENTS.register("phase", PHASE)
+EXPERIMENTS.register("phase_point", PHASE_POINT)
+EXPERIMENTS.register("phase_free_optimum", PHASE_FREE_OPTIMUM)
 EXPERIMENTS.register("sae", SAE)
 
 # ---------------------------------------------------------------- analytic references

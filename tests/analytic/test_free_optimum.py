@@ -78,6 +78,6 @@ def test_free_boundary_edge_cases():
 def test_two_in_one_free_boundary_moves_up_a_little():
     # superposition's free optimum (shorter W, positive b) is lower, so its region grows — by
     # 0.053 decades at r = 0.1 (0.160 → 0.181), well inside the 0.1 declared in tms.phase-free-optimum
-    found = tio.free_boundary(0.1, restarts=0, tol=0.01)
+    found = tio.free_boundary(0.1, restarts=0, tol=0.03)
     assert found.closed == pytest.approx(0.16)
     assert 0.02 < found.shift < 0.1

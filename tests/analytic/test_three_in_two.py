@@ -140,7 +140,7 @@ def test_classify_other():
 
 
 # free optimum (exact expected loss) --------------------------------------------------------------
-@pytest.mark.parametrize("r,p", [(0.3, 0.2), (3.0, 0.3)])
+@pytest.mark.parametrize("r,p", [(3.0, 0.3)])  # (0.3, 0.2) passes too (~5 s more)
 def test_free_optimum_never_worse_than_closed_forms(r, p):
     free = tit.free_optimum(r, p, restarts=0, seed=0)
     L = tit.losses(r, p)

@@ -1,0 +1,320 @@
+"""The `phase` and `phase_point` experiments: empirical phase diagrams (TMS "Superposition as a Phase Change").
+
+The paper trains the ReLU output model on a grid of extra-feature importance r × density p = 1 − S
+("ten models per point", keeping the lowest loss) and names the extra feature's phase: not learned,
+in superposition (antipodal to another feature) or dedicated. `phase` does the same for the 2-in-1
+and 3-in-2 diagrams of `analytic.two_in_one` / `analytic.three_in_two`, with the whole grid ×
+restarts as the instances of ONE batched model (importance (1, r) or (1, 1, r) and density p per
+instance), and scores the empirical map against the closed-form map `phase(r, p)`:
+
+- cells whose (r, p) lie within `margin` decades (in log r or log p) of an analytic boundary are
+  reported but not judged (`near_boundary`);
+- each cell keeps the restart with the lowest EXACT expected loss (`analytic.free_optimum.exact_loss`):
+  at p = 0.01 a Monte Carlo estimate sees too few two-feature events to rank the restarts.
+
+`phase_point` trains the restarts of a single point (log10 r, log10 p) — the unit a hypothesis
+[property] draws — and reports whether its phase agrees with `phase(r, p)` or lies near a boundary.
+The plots live in `phase_plot.py`; the free optimum (no training) in `phase_free_optimum.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import attrs
+import numpy as np
+import torch
+from attrs import validators as v
+
+from analytic import free_optimum, three_in_two, two_in_one
+from superposition_lab.data import SparseUniform
+from superposition_lab.models import MODELS
+from superposition_lab.train import TrainConfig, resolve_device, train
+from verify.experiments import ExperimentKind, Metric, Outcome, RunContext
+from verify.spec import converter
+
+__all__ = ["DIAGRAMS", "Axis", "PhaseConfig", "PhasePointConfig", "train_cells", "PHASE", "PHASE_POINT",
+           "phase_tables", "boundary_distance", "axis_within"]
+
+DIAGRAMS = {"two_in_one": two_in_one, "three_in_two": three_in_two}
+_MODELS = tuple(m for m in MODELS if m in free_optimum.MODELS)  # trainable AND with an exact loss
+
+
+# 1) grid axes -----------------------------------------------------------------------------------
+@attrs.frozen
+class Axis:
+    """A grid axis: `{ log = [low, high], points = n }` (n log-spaced values) or an explicit list."""
+
+    log: tuple[float, float] | None = None
+    points: int | None = None
+    values: tuple[float, ...] | None = None
+
+    def array(self) -> np.ndarray:
+        if self.values is not None:
+            return np.asarray(self.values, dtype=float)
+        lo, hi = self.log  # type: ignore[misc]
+        return np.logspace(np.log10(lo), np.log10(hi), self.points)  # type: ignore[arg-type]
+
+
+def _structure_axis(value: Any, _: Any) -> Axis:
+    if isinstance(value, Axis):
+        return value
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("an axis needs at least one value")
+        return Axis(values=tuple(converter.structure(x, float) for x in value))
+    if isinstance(value, dict):
+        extra = sorted(set(value) - {"log", "points"})
+        if extra or set(value) != {"log", "points"}:
+            raise ValueError(f"expected {{ log = [low, high], points = n }} or a list of values, got keys "
+                             f"{sorted(value)}")
+        lo_hi, n = value["log"], converter.structure(value["points"], int)
+        if not (isinstance(lo_hi, list) and len(lo_hi) == 2):
+            raise ValueError(f"log must be [low, high], got {lo_hi!r}")
+        lo, hi = (converter.structure(x, float) for x in lo_hi)
+        if not 0 < lo < hi:
+            raise ValueError(f"log = [low, high] needs 0 < low < high (got [{lo:g}, {hi:g}])")
+        if n < 2:
+            raise ValueError(f"points must be >= 2 (got {n})")
+        return Axis(log=(lo, hi), points=n)
+    raise TypeError(f"expected {{ log = [low, high], points = n }} or a list of values, got {value!r}")
+
+
+converter.register_structure_hook(Axis, _structure_axis)
+
+
+def axis_within(low: float, high: float, what: str) -> Callable[[Any, attrs.Attribute, Axis], None]:
+    """Validator: every value of an axis lies in (low, high]."""
+
+    def check(_: Any, attribute: attrs.Attribute, axis: Axis) -> None:
+        bad = [x for x in axis.array() if not low < x <= high]
+        if bad:
+            raise ValueError(f"'{attribute.name}' must lie in {what} (got {bad[0]:g})")
+
+    return check
+
+
+# 2) configs -------------------------------------------------------------------------------------
+@attrs.frozen
+class PhaseTraining:
+    """What both phase kinds share: the diagram, the model and how each cell is trained and judged."""
+
+    diagram: str = attrs.field(default="two_in_one", validator=v.in_(tuple(DIAGRAMS)))
+    model: str = attrs.field(default="relu_output", validator=v.in_(_MODELS))
+    restarts: int = attrs.field(default=10, validator=v.ge(1))  # "ten models per point" (TMS)
+    steps: int = attrs.field(default=10_000, validator=v.ge(1))  # TMS notebook
+    lr: float = attrs.field(default=1e-3, validator=v.gt(0))  # TMS notebook
+    batch_size: int = attrs.field(default=1024, validator=v.ge(1))  # TMS notebook
+    weight_decay: float = attrs.field(default=0.01, validator=v.ge(0))  # torch AdamW default
+    schedule: str = attrs.field(default="constant", validator=v.in_(("constant", "linear", "cosine")))
+    warmup: int = attrs.field(default=0, validator=v.ge(0))
+    # cells closer than this many decades (in log r or log p) to an analytic boundary are not judged
+    margin: float = attrs.field(default=0.1, validator=v.ge(0))
+    norm_threshold: float = attrs.field(default=0.5, validator=v.gt(0))  # ‖W_i‖ cut-off for "learned"
+    seed: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if self.warmup >= self.steps:
+            raise ValueError(f"warmup: must be < steps (got warmup={self.warmup}, steps={self.steps})")
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr,
+                           weight_decay=self.weight_decay, schedule=self.schedule, warmup=self.warmup)
+
+
+@attrs.frozen
+class PhaseConfig(PhaseTraining):
+    """A whole phase map: every (r, p) of the grid, `restarts` models each."""
+
+    r: Axis = attrs.field(default=Axis(log=(0.1, 10.0), points=11), validator=axis_within(0, np.inf, "(0, ∞)"))
+    p: Axis = attrs.field(default=Axis(log=(0.01, 1.0), points=11), validator=axis_within(0, 1, "(0, 1]"))
+
+
+@attrs.frozen
+class PhasePointConfig(PhaseTraining):
+    """One point (r, p) = (10^log10_r, 10^log10_p), drawn log-uniformly by a [property]."""
+
+    log10_r: float = attrs.field(default=0.0, validator=[v.ge(-3), v.le(3)])
+    log10_p: float = attrs.field(default=-1.0, validator=[v.ge(-4), v.le(0)])
+
+
+# 3) training: all cells × restarts as the instances of one model ---------------------------------
+def train_cells(config: PhaseTraining, r: np.ndarray, p: np.ndarray, ctx: RunContext
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train `restarts` models at each cell (r_c, p_c); return W (C, R, H, F), b (C, R, F) and the
+    exact expected loss of every model (C, R), all float64."""
+    mod = DIAGRAMS[config.diagram]
+    C, R, F, H = r.size, config.restarts, mod.N_FEATURES, mod.N_HIDDEN
+    importance = np.repeat(np.stack([mod.importance(x) for x in r]), R, axis=0)  # (I, F), I = C·R
+    density = np.repeat(np.repeat(p[:, None], F, axis=1), R, axis=0)  # (I, F)
+    device = resolve_device(ctx.device)
+    to = dict(device=device, dtype=torch.float32)
+    gen = torch.Generator(device=device).manual_seed(config.seed)
+    model = MODELS[config.model](C * R, F, H, generator=gen, device=device)
+    progress: Callable[[int], None] | None = None
+    if ctx.progress is not None:
+        ctx.progress(0, config.steps)
+        progress = lambda n: ctx.progress(n, config.steps)  # noqa: E731
+    train(model, SparseUniform(torch.tensor(density, **to)), torch.tensor(importance, **to),
+          config.train_config(), generator=gen, progress=progress)
+    W = model.W.detach().cpu().double().numpy()  # (I, H, F)
+    b = model.b.detach().cpu().double().numpy()  # (I, F)
+    loss = np.array([free_optimum.exact_loss(W[i], b[i], importance[i], density[i, 0], config.model)
+                     for i in range(C * R)])  # (I,)
+    return W.reshape(C, R, H, F), b.reshape(C, R, F), loss.reshape(C, R)
+
+
+def _best(W: np.ndarray, b: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each cell's lowest-loss restart: W (C, H, F), b (C, F), loss (C,)."""
+    keep = loss.argmin(axis=1)  # (C,)
+    cells = np.arange(loss.shape[0])
+    return W[cells, keep], b[cells, keep], loss[cells, keep]
+
+
+def run_phase(config: PhaseConfig, ctx: RunContext) -> Outcome:
+    start = time.perf_counter()
+    r, p = config.r.array(), config.p.array()
+    rr, pp = np.meshgrid(r, p, indexing="ij")  # (Nr, Np)
+    W, b, loss = train_cells(config, rr.ravel(), pp.ravel(), ctx)
+    Wb, bb, lb = _best(W, b, loss)
+    shape = rr.shape
+    return Outcome(
+        points=[{}],
+        arrays={
+            "r": r[None, None], "p": p[None, None],  # (1, 1, Nr), (1, 1, Np)
+            "W": Wb.reshape(1, 1, *shape, *Wb.shape[1:]),  # (1, 1, Nr, Np, H, F)
+            "b": bb.reshape(1, 1, *shape, -1),  # (1, 1, Nr, Np, F)
+            "loss": lb.reshape(1, 1, *shape),  # (1, 1, Nr, Np): exact loss of the kept model
+            "restart_loss": loss.reshape(1, 1, *shape, -1),  # (1, 1, Nr, Np, R)
+        },
+        info={"seconds": time.perf_counter() - start, "device": str(resolve_device(ctx.device)),
+              "instances": int(loss.size)},
+    )
+
+
+def run_phase_point(config: PhasePointConfig, ctx: RunContext) -> Outcome:
+    start = time.perf_counter()
+    r, p = np.array([10.0**config.log10_r]), np.array([10.0**config.log10_p])
+    W, b, loss = train_cells(config, r, p, ctx)
+    Wb, bb, lb = _best(W, b, loss)
+    return Outcome(
+        points=[{}],
+        arrays={"r": r[None, None], "p": p[None, None], "W": Wb[None], "b": bb[None], "loss": lb[None],
+                "restart_loss": loss[None]},  # W (1, 1, H, F), b (1, 1, F), loss (1, 1), (1, 1, R)
+        info={"seconds": time.perf_counter() - start, "device": str(resolve_device(ctx.device))},
+    )
+
+
+# 4) scoring against the closed-form map ---------------------------------------------------------
+def phase_tables(outcome: Outcome, config: PhaseTraining) -> dict[str, np.ndarray]:
+    """Per cell (the grid's shape): empirical and analytic phase, near-boundary mask, r, p, and the
+    lowest closed-form loss."""
+    mod = DIAGRAMS[config.diagram]
+    a = outcome.arrays
+    r, p = np.meshgrid(a["r"].ravel(), a["p"].ravel(), indexing="ij")
+    shape = a["loss"].shape[2:] or ()
+    r, p = r.reshape(shape), p.reshape(shape)
+    empirical = np.asarray(mod.classify(a["W"][0, 0], norm_threshold=config.norm_threshold))
+    closed = mod.losses(r, p)
+    return {"r": r, "p": p, "empirical": empirical, "analytic": np.asarray(mod.phase(r, p)),
+            "near": np.asarray(mod.near_boundary(r, p, config.margin)),
+            "closed_loss": np.min(np.stack([np.asarray(x) for x in closed.values()]), axis=0)}
+
+
+def _scalar(fn: Callable[[dict[str, np.ndarray], Any], float]) -> Callable[[Outcome, Any], np.ndarray]:
+    """Lift a function of the phase tables to a metric with one value (1 point, 1 seed)."""
+    return lambda outcome, config: np.array([[fn(phase_tables(outcome, config), config)]], dtype=float)
+
+
+def _fraction(hits: np.ndarray, among: np.ndarray) -> float:
+    return float(hits[among].mean()) if among.any() else float("nan")  # nan fails every rule
+
+
+def _agreement(t: dict[str, np.ndarray], _: Any) -> float:
+    return _fraction(t["empirical"] == t["analytic"], ~t["near"])
+
+
+def _superposition_agreement(t: dict[str, np.ndarray], config: Any) -> float:
+    superposed = np.isin(t["analytic"], DIAGRAMS[config.diagram].SUPERPOSED)
+    return _fraction(t["empirical"] == t["analytic"], ~t["near"] & superposed)
+
+
+def _loss_gap(t: dict[str, np.ndarray], outcome_loss: np.ndarray) -> float:
+    return float(np.max((outcome_loss - t["closed_loss"]) / t["closed_loss"]))
+
+
+phase_metrics: dict[str, Metric] = {
+    "agreement": Metric(_scalar(_agreement),
+                        "fraction of judged cells (≥ margin from every boundary) whose empirical phase is phase(r, p)"),
+    "superposition_agreement": Metric(_scalar(_superposition_agreement),
+                                      "the same among judged cells where a superposed phase wins analytically"),
+    "judged_fraction": Metric(_scalar(lambda t, _: float((~t["near"]).mean())),
+                              "fraction of cells at least `margin` decades from every analytic boundary"),
+    "judged_cells": Metric(_scalar(lambda t, _: float((~t["near"]).sum())), "number of judged cells"),
+    "disagreements": Metric(_scalar(lambda t, _: float(((t["empirical"] != t["analytic"]) & ~t["near"]).sum())),
+                            "number of judged cells whose empirical phase is not phase(r, p)"),
+    "superposition_cells": Metric(
+        _scalar(lambda t, c: float(np.isin(t["empirical"], DIAGRAMS[c.diagram].SUPERPOSED).sum())),
+        "number of cells (judged or not) whose kept model holds an antipodal pair"),
+    "other_cells": Metric(_scalar(lambda t, _: float((t["empirical"] == two_in_one.OTHER).sum())),
+                          "number of cells whose kept model is none of the named solutions"),
+    "loss_gap": Metric(lambda o, c: np.array([[_loss_gap(phase_tables(o, c), o.arrays["loss"][0, 0])]]),
+                       "max over cells of (kept model's exact loss − best closed form) / best closed form"),
+}
+
+
+def boundary_distance(diagram: str, r: float, p: float, limit: float = 2.0, tol: float = 1e-3) -> float:
+    """Decades (box distance in log r, log p) from (r, p) to the nearest analytic boundary (≤ limit)."""
+    mod = DIAGRAMS[diagram]
+    lo, hi = 0.0, limit
+    if not mod.near_boundary(r, p, hi):
+        return limit
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if mod.near_boundary(r, p, mid) else (mid, hi)
+    return hi
+
+
+# True/False as 1.0/0.0: `equal` to true still works, and a failing case prints as a number
+def _point_agrees(o: Outcome, c: PhasePointConfig) -> np.ndarray:
+    t = phase_tables(o, c)
+    return np.array([[float(t["empirical"] == t["analytic"])]])
+
+
+def _point_distance(o: Outcome, c: PhasePointConfig) -> np.ndarray:
+    return np.array([[boundary_distance(c.diagram, float(o.arrays["r"].ravel()[0]), float(o.arrays["p"].ravel()[0]))]])
+
+
+phase_point_metrics: dict[str, Metric] = {
+    "agrees": Metric(_point_agrees, "1.0 if the kept model's phase is phase(r, p), else 0.0"),
+    "boundary_distance": Metric(_point_distance, "decades (in log r or log p) to the nearest analytic boundary"),
+    "agrees_or_near": Metric(lambda o, c: np.maximum(_point_agrees(o, c), _point_distance(o, c) < c.margin),
+                             "1.0 if it agrees or lies within `margin` decades of a boundary (not judged there)"),
+    "loss_gap": Metric(lambda o, c: np.array([[_loss_gap(phase_tables(o, c), o.arrays["loss"][0, 0])]]),
+                       "(kept model's exact loss − best closed form) / best closed form"),
+}
+
+
+def _plot_phase(outcome: Outcome, config: PhaseConfig, out_dir: Any, stem: str) -> list:
+    from verify.experiments.phase_plot import plot_phase_map
+
+    return plot_phase_map(outcome, config, out_dir, stem)
+
+
+PHASE = ExperimentKind(
+    name="phase",
+    config=PhaseConfig,
+    run=run_phase,
+    metrics=phase_metrics,
+    plot=_plot_phase,
+    doc="empirical 2-in-1 / 3-in-2 phase map over (r, p), scored against the closed-form map",
+)
+
+PHASE_POINT = ExperimentKind(
+    name="phase_point",
+    config=PhasePointConfig,
+    run=run_phase_point,
+    metrics=phase_point_metrics,
+    doc="best-of-k models at one (log10 r, log10 p), scored against phase(r, p) (for a [property])",
+)

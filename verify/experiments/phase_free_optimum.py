@@ -1,0 +1,152 @@
+"""The `phase_free_optimum` experiment: the phase map when magnitudes and biases are free (no training).
+
+TMS "Superposition as a Phase Change" draws its analytic diagrams with unit-norm named solutions;
+trained models may shorten W_i and move b. This kind minimises the exact expected loss
+(`analytic.free_optimum`, multi-start L-BFGS-B from the named solutions and random starts) on a
+grid of (r, p), locates the free optimum's boundary at a list of r by bisection in log p, and
+evaluates the free optimum at one probe point (r = 1, p = 0.5 by default, where the paper's
+antipodal solution costs (1 + r)p²/6 = 1/12). Metrics: the free optimum never exceeds the closed
+forms; its phase agrees with the closed-form map away from the boundaries; how far the boundary
+moves; by how much the free antipodal optimum beats the fixed-magnitude one. With `model =
+"linear"` the same optimisation runs on the linear model's exact loss (a control).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import attrs
+import numpy as np
+from attrs import validators as v
+
+from analytic import free_optimum
+from verify.experiments import ExperimentKind, Metric, Outcome, RunContext
+from verify.experiments.phase import DIAGRAMS, Axis, axis_within
+
+__all__ = ["FreeOptimumConfig", "run_free_optimum", "PHASE_FREE_OPTIMUM"]
+
+
+@attrs.frozen
+class FreeOptimumConfig:
+    diagram: str = attrs.field(default="two_in_one", validator=v.in_(tuple(DIAGRAMS)))
+    model: str = attrs.field(default="relu_output", validator=v.in_(tuple(free_optimum.MODELS)))
+    r: Axis = attrs.field(default=Axis(log=(0.1, 10.0), points=5), validator=axis_within(0, np.inf, "(0, ∞)"))
+    p: Axis = attrs.field(default=Axis(log=(0.01, 1.0), points=5), validator=axis_within(0, 1, "(0, 1]"))
+    restarts: int = attrs.field(default=2, validator=v.ge(0))  # random starts besides the named ones
+    # r values where the free boundary is located (bisection in log p, `boundary_tol` decades wide)
+    boundary_r: Axis = attrs.field(default=Axis(values=(0.1, 0.3, 0.9, 1.1, 3.0, 10.0)),
+                                   validator=axis_within(0, np.inf, "(0, ∞)"))
+    boundary_restarts: int = attrs.field(default=0, validator=v.ge(0))
+    boundary_tol: float = attrs.field(default=0.005, validator=v.gt(0))
+    margin: float = attrs.field(default=0.1, validator=v.ge(0))  # decades; cells nearer are not judged
+    probe_r: float = attrs.field(default=1.0, validator=v.gt(0))
+    probe_p: float = attrs.field(default=0.5, validator=[v.gt(0), v.le(1)])
+    seed: int = 0
+
+
+def run_free_optimum(config: FreeOptimumConfig, ctx: RunContext) -> Outcome:
+    start = time.perf_counter()
+    mod = DIAGRAMS[config.diagram]
+    r, p, br = config.r.array(), config.p.array(), config.boundary_r.array()
+    total = r.size * p.size + br.size + 1
+    tick = (lambda: ctx.progress(1, total)) if ctx.progress else (lambda: None)
+
+    def free(rr: float, pp: float, restarts: int) -> free_optimum.FreeOptimum:
+        return mod.free_optimum(float(rr), float(pp), restarts, config.seed, config.model)
+
+    # 1) the grid
+    H, F = mod.N_HIDDEN, mod.N_FEATURES
+    loss, phase = np.zeros((r.size, p.size)), np.empty((r.size, p.size), dtype=f"<U{16}")
+    W, b = np.zeros((r.size, p.size, H, F)), np.zeros((r.size, p.size, F))
+    for i, j in np.ndindex(loss.shape):
+        best = free(r[i], p[j], config.restarts)
+        loss[i, j], phase[i, j], W[i, j], b[i, j] = best.loss, best.phase, best.W, best.b
+        tick()
+    rr, pp = np.meshgrid(r, p, indexing="ij")
+    closed = mod.losses(rr, pp)
+    closed_loss = np.stack([np.asarray(closed[k]) for k in mod.PHASES], axis=-1)  # (Nr, Np, K)
+
+    # 2) the free boundary at each boundary_r
+    closed_b, free_b = np.zeros(br.size), np.zeros(br.size)
+    for k, x in enumerate(br):
+        fb = mod.free_boundary(float(x), config.boundary_restarts, config.seed, config.boundary_tol, config.model)
+        closed_b[k], free_b[k] = fb.closed, fb.free
+        tick()
+
+    # 3) the probe
+    probe = free(config.probe_r, config.probe_p, config.restarts)
+    probe_closed = np.array([mod.losses(config.probe_r, config.probe_p)[k] for k in mod.PHASES])
+    tick()
+
+    def one(x: Any) -> np.ndarray:
+        return np.asarray(x)[None, None]
+
+    return Outcome(
+        points=[{}],
+        arrays={"r": one(r), "p": one(p), "free_loss": one(loss), "free_phase": one(phase),
+                "free_W": one(W), "free_b": one(b), "closed_loss": one(closed_loss),
+                "closed_phase": one(np.asarray(mod.phase(rr, pp)).astype("<U16")),
+                "boundary_r": one(br), "closed_boundary": one(closed_b), "free_boundary": one(free_b),
+                "probe_loss": one(probe.loss), "probe_closed": one(probe_closed),
+                "probe_phase": one(np.asarray(probe.phase, dtype="<U16")), "probe_W": one(probe.W),
+                "probe_b": one(probe.b)},
+        info={"seconds": time.perf_counter() - start, "device": "cpu"},
+    )
+
+
+def _scalar(fn: Any) -> Any:
+    return lambda o, c: np.array([[fn({k: x[0, 0] for k, x in o.arrays.items()}, c)]], dtype=float)
+
+
+def _excess(a: dict[str, np.ndarray], _: Any) -> float:
+    return float(np.max(a["free_loss"] - a["closed_loss"].min(axis=-1)))
+
+
+def _free_agreement(a: dict[str, np.ndarray], c: FreeOptimumConfig) -> float:
+    mod = DIAGRAMS[c.diagram]
+    rr, pp = np.meshgrid(a["r"], a["p"], indexing="ij")
+    judged = ~np.asarray(mod.near_boundary(rr, pp, c.margin))
+    return float((a["free_phase"] == a["closed_phase"])[judged].mean()) if judged.any() else float("nan")
+
+
+def _boundary_shift(a: dict[str, np.ndarray], _: Any) -> float:
+    shift = np.abs(np.log10(a["free_boundary"] / a["closed_boundary"]))
+    return float(np.inf) if np.isnan(shift).any() else float(shift.max())  # no boundary: fail
+
+
+def _probe_margin(a: dict[str, np.ndarray], c: FreeOptimumConfig) -> float:
+    mod = DIAGRAMS[c.diagram]
+    antipodal = [a["probe_closed"][mod.PHASES.index(k)] for k in mod.SUPERPOSED]
+    return float(min(antipodal) - a["probe_loss"])
+
+
+free_optimum_metrics: dict[str, Metric] = {
+    "excess_over_closed_form": Metric(_scalar(_excess),
+                                      "max over the grid of free-optimum loss − lowest closed-form loss"),
+    "free_agreement": Metric(_scalar(_free_agreement),
+                             "fraction of cells ≥ margin from every boundary where the free optimum's phase is phase(r, p)"),
+    "boundary_shift": Metric(_scalar(_boundary_shift),
+                             "max over boundary_r of |log10(free boundary / closed-form boundary)| (decades)"),
+    "probe_margin": Metric(_scalar(_probe_margin),
+                           "closed-form antipodal loss − free-optimum loss at (probe_r, probe_p)"),
+    "probe_superposed": Metric(
+        lambda o, c: np.array([[float(str(o.arrays["probe_phase"][0, 0]) in DIAGRAMS[c.diagram].SUPERPOSED)]]),
+        "1.0 if the free optimum at the probe holds an antipodal pair, else 0.0"),
+}
+
+
+def _plot(outcome: Outcome, config: FreeOptimumConfig, out_dir: Any, stem: str) -> list:
+    from verify.experiments.phase_plot import plot_free_optimum
+
+    return plot_free_optimum(outcome, config, out_dir, stem)
+
+
+PHASE_FREE_OPTIMUM = ExperimentKind(
+    name="phase_free_optimum",
+    config=FreeOptimumConfig,
+    run=run_free_optimum,
+    metrics=free_optimum_metrics,
+    plot=_plot,
+    doc="exact-loss optimum over free W, b on the (r, p) grid vs the closed-form phase map (no training)",
+)
