@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
 import attrs
@@ -85,6 +86,7 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 
 
 FLOPS_PER_THREAD = 2.5e9  # matmul FLOPs of one step that earn one more CPU thread
+PREFETCH = True  # CPU: draw the next batch on a second thread (results are the same either way)
 
 
 @contextlib.contextmanager
@@ -132,29 +134,44 @@ def _fused_blocks(model: nn.Module, sampler: Sampler, batch_size: int) -> list[B
     return sampler.blocks(batch_size, compact=True, n_hidden=model.n_hidden)
 
 
-def _fused_block(model: nn.Module, sampler: SparseUniform, block: Block, W: torch.Tensor, b: torch.Tensor,
-                 importance: torch.Tensor, generator: torch.Generator, grads: bool, loss: bool) -> tuple:
-    """Draw one block's batch (feature-major; zero rows left out) and run the hand-written step on it."""
-    x = draw_block(block, generator, signed=sampler.signed)  # (n, F, R)
-    i = block.index
-    return model.fused_loss_and_grads(W[i], b[i], x, importance[i], block.batch_size - x.shape[-1],
-                                      grads=grads, loss=loss)
+def _batches(draw: Callable[[int], list[torch.Tensor]], sizes: list[int], device: torch.device
+             ) -> Iterator[list[torch.Tensor]]:
+    """The batches draw(size) for each size in turn; on the CPU each is drawn on a second thread while
+    the caller computes with the previous one.
+
+    Drawing is serial (torch's CPU generator) and the step's arithmetic runs on one thread for
+    small models, so the two overlap on two cores without any barrier between them. The draws
+    happen in the same order as without the thread, so results are bit-identical either way.
+    """
+    if not PREFETCH or device.type != "cpu" or len(sizes) < 2:
+        for size in sizes:
+            yield draw(size)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(draw, sizes[0])
+        for k in range(len(sizes)):
+            batch = pending.result()
+            if k + 1 < len(sizes):
+                pending = pool.submit(draw, sizes[k + 1])
+            yield batch
 
 
-def _fused_pass(model: nn.Module, sampler: SparseUniform, blocks: list[Block], importance: torch.Tensor,
-                generator: torch.Generator, *, grads: bool, loss: bool) -> torch.Tensor | None:
-    """One batch through the hand-written loss/gradient, block by block; sets W.grad and b.grad.
+def _fused_pass(model: nn.Module, blocks: list[Block], xs: list[torch.Tensor], importance: torch.Tensor, *,
+                grads: bool, loss: bool) -> torch.Tensor | None:
+    """One batch, drawn block by block (xs[k] is block k's, feature-major (n, F, R), its all-zero
+    rows left out), through the hand-written loss and gradient; sets W.grad and b.grad.
 
     Returns the per-instance loss (I,) when asked, else None.
     """
     W, b = model.W.detach(), model.b.detach()
+    parts = [model.fused_loss_and_grads(W[k.index], b[k.index], x, importance[k.index], k.batch_size - x.shape[-1],
+                                        grads=grads, loss=loss) for k, x in zip(blocks, xs)]
     if len(blocks) == 1 and blocks[0].whole:
-        gW, gb, out = _fused_block(model, sampler, blocks[0], W, b, importance, generator, grads, loss)
+        gW, gb, out = parts[0]
     else:
         gW, gb = (torch.empty_like(W), torch.empty_like(b)) if grads else (None, None)
         out = W.new_empty(W.shape[0]) if loss else None
-        for block in blocks:
-            part = _fused_block(model, sampler, block, W, b, importance, generator, grads, loss)
+        for block, part in zip(blocks, parts):
             for full, piece in zip((gW, gb, out), part):
                 if piece is not None:
                     full[block.index] = piece
@@ -181,6 +198,22 @@ def _train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tr
            generator: torch.Generator, progress: Callable[[int], None] | None, log_every: int) -> TrainLog:
     opt = _optimizer(list(model.parameters()), cfg)
     blocks = _fused_blocks(model, sampler, cfg.batch_size)
+    fused = None
+    if blocks is not None:
+        signed = sampler.signed  # type: ignore[attr-defined]
+        draw = lambda _: [draw_block(k, generator, signed=signed) for k in blocks]  # noqa: E731
+        fused = _batches(draw, [cfg.batch_size] * cfg.steps, importance.device)
+    try:
+        return _loop(model, sampler, importance, cfg, generator, progress, log_every, opt, blocks, fused)
+    finally:
+        if fused is not None:
+            fused.close()  # stops the drawing thread if a step raised
+
+
+def _loop(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: TrainConfig,
+          generator: torch.Generator, progress: Callable[[int], None] | None, log_every: int,
+          opt: torch.optim.Optimizer, blocks: list[Block] | None, fused: Iterator[list[torch.Tensor]] | None
+          ) -> TrainLog:
     log = TrainLog()
     tick = max(1, cfg.steps // 100)
     for step in range(cfg.steps):
@@ -189,8 +222,8 @@ def _train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tr
         last = step == cfg.steps - 1
         check = (step + 1) % cfg.check_every == 0 or last
         logged = bool(log_every) and (step % log_every == 0 or last)
-        if blocks is not None:
-            loss = _fused_pass(model, sampler, blocks, importance, generator, grads=True,  # type: ignore[arg-type]
+        if fused is not None:
+            loss = _fused_pass(model, blocks, next(fused), importance, grads=True,  # type: ignore[arg-type]
                                loss=check or logged)
         else:
             x = sampler.sample(cfg.batch_size, generator)  # (I, B, F)
@@ -223,16 +256,19 @@ def evaluate(model: nn.Module, sampler: Sampler, importance: torch.Tensor, n_sam
 
 def _evaluate(model: nn.Module, sampler: Sampler, importance: torch.Tensor, n_samples: int,
               generator: torch.Generator, batch_size: int) -> torch.Tensor:
-    total, done = None, 0
-    while done < n_samples:
-        b = min(batch_size, n_samples - done)
-        blocks = _fused_blocks(model, sampler, b)
-        if blocks is not None:  # the same estimate through the hand-written loss
-            loss = _fused_pass(model, sampler, blocks, importance, generator, grads=False, loss=True) * b  # type: ignore
-        else:
+    sizes = [min(batch_size, n_samples - done) for done in range(0, n_samples, batch_size)]
+    total = None
+    if _fused_blocks(model, sampler, batch_size) is not None:  # the same estimate, hand-written loss
+        signed = sampler.signed  # type: ignore[attr-defined]
+        plan = lambda b: _fused_blocks(model, sampler, b)  # noqa: E731  (cached per batch size)
+        draw = lambda b: [draw_block(k, generator, signed=signed) for k in plan(b)]  # noqa: E731
+        for b, xs in zip(sizes, _batches(draw, sizes, importance.device)):
+            loss = _fused_pass(model, plan(b), xs, importance, grads=False, loss=True) * b  # type: ignore
+            total = loss if total is None else total + loss
+    else:
+        for b in sizes:
             loss = _objective(model, sampler.sample(b, generator), importance) * b
-        total = loss if total is None else total + loss
-        done += b
+            total = loss if total is None else total + loss
     return total / n_samples  # type: ignore[operator]
 
 

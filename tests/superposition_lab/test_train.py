@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from superposition_lab.data import SparseUniform
 from superposition_lab.models import MODELS
+from superposition_lab import train as T
 from superposition_lab.models.toy import ReLUOutputToy
 from superposition_lab.train import (TrainConfig, TrainingDiverged, best_of_restarts, evaluate, lr_factor,
                                      train)
@@ -93,6 +94,17 @@ def test_cpu_training_is_bit_identical_for_a_seed() -> None:
             train(model, wrap(sampler), imp, TrainConfig(steps=150, lr=0.01), generator=g)
             runs.append((model.W.detach().clone(), model.b.detach().clone()))
         assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+
+
+def test_drawing_on_a_second_thread_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = []
+    for prefetch in (True, False):
+        monkeypatch.setattr(T, "PREFETCH", prefetch)
+        model, sampler, imp, g = _setup()
+        train(model, sampler, imp, TrainConfig(steps=60, lr=0.01), generator=g)
+        loss = evaluate(model, sampler, imp, 3 * 8192 + 100, generator=torch.Generator().manual_seed(1))
+        runs.append((model.W.detach().clone(), loss))
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
 
 
 def test_fused_and_generic_paths_reach_the_same_losses() -> None:
