@@ -74,3 +74,87 @@ class SparseUniform:
         for block in blocks:
             out[block.index] = draw_block(block, generator, signed=self.signed).transpose(1, 2)
         return out
+
+
+# ---------------------------------------------------------------- correlated and anticorrelated sets
+# TMS "Correlated and Anticorrelated Features" (setup). Features are grouped into sets; `set_index`
+# (F,) names each feature's set, and a feature alone in its set is an ordinary independent feature.
+
+
+def feature_sets(n_features: int, set_size: int, n_sets: int | None = None) -> torch.Tensor:
+    """Set index per feature, (F,): the first n_sets·set_size features form consecutive sets of
+    `set_size` (as many as fit when n_sets is None); every remaining feature is a set of its own."""
+    if set_size < 1:
+        raise ValueError(f"set_size must be >= 1, got {set_size}")
+    fit = n_features // set_size
+    n_sets = fit if n_sets is None else n_sets
+    if not 0 <= n_sets <= fit:
+        raise ValueError(f"{n_sets} sets of {set_size} do not fit in {n_features} features")
+    grouped = torch.arange(n_sets * set_size) // set_size
+    singles = n_sets + torch.arange(n_features - n_sets * set_size)
+    return torch.cat([grouped, singles])
+
+
+@attrs.define
+class CorrelatedSets:
+    """Correlated feature sets: one draw per set decides whether the whole set is zero.
+
+    "We simply have the same sample determine whether they're zero": set g is on with probability
+    density[:, g], and then each of its features takes an independent U[0, 1] value. So every
+    feature keeps the marginal of an independent sparse feature with density p_g, but features of
+    a set are always active together. density is (I, G) per set; set_index (F,) from `feature_sets`.
+    """
+
+    density: torch.Tensor  # (I, G)
+    set_index: torch.Tensor  # (F,) long
+
+    def __attrs_post_init__(self) -> None:
+        self.set_index = self.set_index.to(self.density.device)
+        if int(self.set_index.max()) + 1 != self.density.shape[1]:
+            raise ValueError(f"density has {self.density.shape[1]} sets, set_index names "
+                             f"{int(self.set_index.max()) + 1}")
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        n_instances, n_sets = self.density.shape
+        kw = dict(generator=generator, device=self.density.device, dtype=self.density.dtype)
+        values = torch.rand((n_instances, batch_size, self.set_index.shape[0]), **kw)  # (I, B, F)
+        on = torch.rand((n_instances, batch_size, n_sets), **kw) < self.density[:, None, :]  # (I, B, G)
+        return values * on[..., self.set_index]  # (I, B, F)
+
+
+@attrs.define
+class AnticorrelatedSets:
+    """Anticorrelated feature sets: at most one feature of a set is active.
+
+    "The feature set [is] entirely zero with probability S, but then only one randomly selected
+    feature in the set [is] uniformly sampled from [0,1] if it's active": set g is active with
+    probability density[:, g]; one of its k_g features, chosen uniformly, then takes U[0, 1]. A
+    feature's marginal density is p_g / k_g and no two features of a set are ever active together.
+    """
+
+    density: torch.Tensor  # (I, G)
+    set_index: torch.Tensor  # (F,) long
+
+    def __attrs_post_init__(self) -> None:
+        self.set_index = self.set_index.to(self.density.device)
+        if int(self.set_index.max()) + 1 != self.density.shape[1]:
+            raise ValueError(f"density has {self.density.shape[1]} sets, set_index names "
+                             f"{int(self.set_index.max()) + 1}")
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        n_instances, n_sets = self.density.shape
+        n_features = self.set_index.shape[0]
+        kw = dict(generator=generator, device=self.density.device, dtype=self.density.dtype)
+        shape = (n_instances, batch_size, n_features)
+        values = torch.rand(shape, **kw)  # (I, B, F)
+        active = torch.rand((n_instances, batch_size, n_sets), **kw) < self.density[:, None, :]  # (I, B, G)
+        # the chosen member of each set: the one with the largest of i.i.d. uniform keys
+        keys = torch.rand(shape, **kw)  # (I, B, F)
+        index = self.set_index.expand(shape)
+        top = torch.full((n_instances, batch_size, n_sets), -1.0, **{k: kw[k] for k in ("device", "dtype")})
+        top = top.scatter_reduce(-1, index, keys, reduce="amax")  # (I, B, G)
+        chosen = keys == top.gather(-1, index)  # (I, B, F)
+        return values * (chosen & active[..., self.set_index])
+
+
+__all__ += ["feature_sets", "CorrelatedSets", "AnticorrelatedSets"]
