@@ -30,7 +30,8 @@ import numpy as np
 import scipy.linalg
 
 __all__ = ["Polytope", "KNOWN", "configuration", "expected_dimensionality", "match", "simplex",
-           "regular_polygon", "square_antiprism", "tegum_product", "dimensionality"]
+           "regular_polygon", "square_antiprism", "tegum_product", "dimensionality", "project_out",
+           "simplex_dimensionality", "simplex_cosine"]
 
 _EPS = 1e-12  # a column with ‖W_i‖² ≤ _EPS counts as "not learned" (D_i = 0), as in metrics.py
 
@@ -173,3 +174,38 @@ def dimensionality(W: np.ndarray) -> np.ndarray:
     # Σ_j (Ŵ_i·W_j)² = Σ_j (W_i·W_j)² / ‖W_i‖²
     denom = (gram**2).sum(axis=-1) / np.where(alive, norms_sq, 1.0)
     return np.where(alive, norms_sq / np.where(alive, denom, 1.0), 0.0)
+
+
+# 4) "Aside: Polytopes and Low-Rank Matrices": the configuration that leaves out one direction.
+
+def project_out(direction: np.ndarray) -> np.ndarray:
+    """The n basis vectors e_1..e_n of R^n projected orthogonally to `direction`, written in an
+    orthonormal basis of the hyperplane ⊥ direction: (n − 1, n), and WᵀW = Id − v vᵀ/‖v‖².
+
+    TMS: "starting with n basis vectors and projecting them to a space orthogonal to the given
+    vectors" — the most identity-like WᵀW that does not represent `direction`. For the dense
+    direction (1, …, 1) this is the regular simplex (`simplex(n)` up to a rotation and a scale);
+    any other direction gives features of unequal norms and unequal angles.
+    """
+    v = np.asarray(direction, dtype=float)
+    if v.ndim != 1 or v.size < 2 or not np.any(v):
+        raise ValueError(f"direction must be a non-zero vector of length >= 2, got {v!r}")
+    n = v.size
+    # complete v/‖v‖ to an orthonormal basis of R^n; the other n − 1 columns span v⊥
+    Q, _ = np.linalg.qr(np.column_stack([v / np.linalg.norm(v), np.eye(n)[:, : n - 1]]))
+    basis = Q[:, 1:].T  # (n − 1, n): rows orthonormal and ⊥ v
+    return basis  # column i = coordinates of the projection of e_i
+
+
+def simplex_dimensionality(n: int) -> Fraction:
+    """D_i of every vertex of the regular simplex with n vertices: (n − 1)/n."""
+    if n < 2:
+        raise ValueError(f"a simplex needs n >= 2 vertices, got {n}")
+    return Fraction(n - 1, n)
+
+
+def simplex_cosine(n: int) -> Fraction:
+    """The cosine between any two vertices of the regular simplex with n vertices: −1/(n − 1)."""
+    if n < 2:
+        raise ValueError(f"a simplex needs n >= 2 vertices, got {n}")
+    return Fraction(-1, n - 1)

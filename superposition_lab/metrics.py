@@ -85,3 +85,13 @@ def dimensionality(W: torch.Tensor) -> torch.Tensor:
 def dstar(W: torch.Tensor) -> torch.Tensor:
     """Dimensions per feature D* = m / ‖W‖_F², (I,) (TMS "Feature Dimensionality")."""
     return W.shape[1] / frobenius_sq(W)
+
+
+def dimensionality_sum(W: torch.Tensor) -> torch.Tensor:
+    """Σ_i D_i per instance, (I,) — TMS "Feature Dimensionality": about m when features are packed
+    efficiently. Always ≤ rank(W) ≤ m, with equality when every W_i lies in an eigenspace of W Wᵀ
+    (e.g. any tight frame; see analytic.polytopes)."""
+    return dimensionality(W).sum(dim=-1)
+
+
+__all__ += ["dimensionality_sum"]

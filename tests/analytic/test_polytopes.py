@@ -202,3 +202,36 @@ def test_tegum_of_digons_is_the_cross_polytope_and_a_non_full_factor_falls_short
     D = P.dimensionality(P.tegum_product(wedge, P.configuration("digon")))
     np.testing.assert_allclose(D, [0.8, 0.8, 0.5, 0.5], atol=1e-12)
     assert D[:2].sum() < 2
+
+
+# 5) Leaving out one direction ("Aside: Polytopes and Low-Rank Matrices").
+
+@SETTINGS
+@given(n=st.integers(2, 12), seed=seeds)
+def test_leaving_out_the_dense_direction_gives_the_regular_simplex(n, seed):
+    W = P.project_out(np.ones(n))
+    assert W.shape == (n - 1, n)
+    np.testing.assert_allclose(W.T @ W, np.eye(n) - 1.0 / n, atol=1e-12)
+    np.testing.assert_allclose(P.dimensionality(W), float(P.simplex_dimensionality(n)), atol=1e-12)
+    C = cosines(rotation(n - 1, seed) @ W)
+    np.testing.assert_allclose(C[~np.eye(n, dtype=bool)], float(P.simplex_cosine(n)), atol=1e-12)
+    # simplex(n) is the same configuration up to a rotation and a scale: equal Gram up to scale
+    S = P.simplex(n)
+    np.testing.assert_allclose(S.T @ S, (W.T @ W) * n / (n - 1), atol=1e-12)
+
+
+@SETTINGS
+@given(v=st.lists(st.floats(-3, 3), min_size=2, max_size=8).filter(lambda v: np.linalg.norm(v) > 0.1))
+def test_project_out_is_the_projection_orthogonal_to_any_direction(v):
+    v = np.array(v)
+    W = P.project_out(v)
+    np.testing.assert_allclose(W.T @ W, np.eye(len(v)) - np.outer(v, v) / (v @ v), atol=1e-10)
+    np.testing.assert_allclose(W @ v, 0.0, atol=1e-10)
+
+
+def test_leaving_out_another_direction_is_not_uniform():
+    D = P.dimensionality(P.project_out(np.arange(1.0, 5.0)))
+    assert D.max() - D.min() > 0.1
+    assert (P.simplex_dimensionality(3), P.simplex_cosine(4)) == (Fraction(2, 3), Fraction(-1, 3))
+    with pytest.raises(ValueError):
+        P.project_out(np.zeros(3))
