@@ -10,13 +10,14 @@ from typing import Any, Callable, Generic, Iterator, TypeVar
 
 import attrs
 
-from analytic import linear
+from analytic import linear, polytopes
 from analytic import sae as analytic_sae
 from verify.checks import RULES
 from verify.experiments import ExperimentKind
 from verify.experiments.loss_decomposition import LOSS_DECOMPOSITION
 from verify.experiments.phase import PHASE, PHASE_POINT
 from verify.experiments.phase_free_optimum import PHASE_FREE_OPTIMUM
+from verify.experiments.polytope import POLYTOPE
 from verify.experiments.sae import SAE
 from verify.experiments.toy import TOY
 from verify.spec import PROFILES, Spec, converter, did_you_mean, field_errors
@@ -66,6 +67,7 @@ EXPERIMENTS.register("loss_decomposition", LOSS_DECOMPOSITION)
 EXPERIMENTS.register("phase", PHASE)
 EXPERIMENTS.register("phase_point", PHASE_POINT)
 EXPERIMENTS.register("phase_free_optimum", PHASE_FREE_OPTIMUM)
+EXPERIMENTS.register("polytope", POLYTOPE)
 EXPERIMENTS.register("sae", SAE)
 
 # ---------------------------------------------------------------- analytic references
@@ -87,6 +89,10 @@ ANALYTIC.register("analytic.sae.l1_gamma_learned_bias",
                   lambda c: analytic_sae.l1_gamma_learned_bias(c.penalty, c.density, c.lo, c.hi))
 ANALYTIC.register("analytic.sae.l1_expected_l0_learned_bias",
                   lambda c: c.n_features * analytic_sae.l1_expected_l0_learned_bias(c.penalty, c.density, c.lo, c.hi))
+
+# the regular simplex from projecting n basis vectors ⊥ (1, …, 1) (analytic/polytopes.py)
+ANALYTIC.register("analytic.polytopes.simplex_dimensionality", lambda c: float(polytopes.simplex_dimensionality(c.n)))
+ANALYTIC.register("analytic.polytopes.simplex_cosine", lambda c: float(polytopes.simplex_cosine(c.n)))
 
 
 # ---------------------------------------------------------------- whole-spec validation

@@ -2,7 +2,13 @@
 
 Every grid point × seed × restart is one instance of one batched model; after training, each
 (point, seed) keeps its lowest-loss restart. The Outcome holds W (P, S, H, F), b (P, S, F), the
-Monte Carlo loss of the kept model (P, S) and every restart's loss (P, S, R).
+Monte Carlo loss of the kept model (P, S), every restart's loss (P, S, R) and every restart's
+feature norms (P, S, R, F).
+
+For "The Geometry of Superposition" the data may also come in correlated or anticorrelated sets
+(`data`, `set_size`, `n_sets`), one feature's density may be swept on its own (`perturbed_density`,
+"Perturbing a Single Feature"), and `randomize` is a control that keeps the trained norms but
+draws random directions. The geometry metrics and plots live in `geometry_metrics.py`.
 """
 
 from __future__ import annotations
@@ -17,18 +23,32 @@ import torch
 from attrs import validators as v
 
 from superposition_lab import metrics as M
-from superposition_lab.data import SparseUniform, importance_profile
+from superposition_lab.data import (AnticorrelatedSets, CorrelatedSets, Sampler, SparseUniform, feature_sets,
+                                    importance_profile)
 from superposition_lab.models import MODELS
 from superposition_lab.train import TrainConfig, best_of_restarts, evaluate, resolve_device, train
 from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, grid_points
+from verify.experiments import geometry_metrics as G
+from verify.spec import converter
 
-__all__ = ["Importance", "ToyConfig", "run_toy", "TOY", "toy_metrics"]
+__all__ = ["Importance", "ToyConfig", "run_toy", "TOY", "toy_metrics", "PLOTS"]
 
 
 def _unit_interval_open(_: Any, attribute: attrs.Attribute, value: float | list[float]) -> None:
     for x in value if isinstance(value, list) else [value]:
         if not 0.0 <= x < 1.0:
             raise ValueError(f"'{attribute.name}' must lie in [0, 1) (got {x!r}; S = 1 would mean no data)")
+
+
+def _density(_: Any, attribute: attrs.Attribute, value: float | list[float] | None) -> None:
+    for x in [] if value is None else value if isinstance(value, list) else [value]:
+        if not 0.0 < x <= 1.0:
+            raise ValueError(f"'{attribute.name}' must lie in (0, 1] (got {x!r})")
+
+
+# An optional grid axis. TOML has no null, so a spec either gives the field or leaves it out.
+converter.register_structure_hook(
+    float | list[float] | None, lambda x, _: None if x is None else converter.structure(x, float | list[float]))
 
 
 @attrs.frozen
@@ -66,28 +86,84 @@ class ToyConfig:
     warmup: int = attrs.field(default=0, validator=v.ge(0))
     eval_samples: int = attrs.field(default=2**20, validator=v.ge(1))  # Monte Carlo loss after training
     seed: int = 0
+    # --- "The Geometry of Superposition"
+    # independent | correlated (a set is all-zero or all-active) | anticorrelated (≤ 1 active per set)
+    data: str = attrs.field(default="independent", validator=v.in_(("independent", "correlated", "anticorrelated")))
+    set_size: int = attrs.field(default=2, validator=v.ge(1))  # features per set
+    n_sets: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))  # None: as many as fit
+    # density 1 − S of the last feature alone ("Perturbing a Single Feature"); a grid axis
+    perturbed_density: float | list[float] | None = attrs.field(default=None, validator=_density)
+    randomize: bool = False  # control: each kept W_i gets a random direction, its norm is kept
+    fraction_tol: float = attrs.field(default=0.03, validator=v.gt(0))  # D_i band around 1, 3/4, …, 3/8
+    plateau_tol: float = attrs.field(default=0.05, validator=v.gt(0))  # D* band around 1 and 1/2
+    # figures for the report: gram (WᵀW and b), dstar, dimensionality, circle, geometry_loss
+    plots: list[str] = attrs.field(factory=lambda: ["gram"])
 
     def __attrs_post_init__(self) -> None:
         if self.warmup >= self.steps:
             raise ValueError(f"warmup: must be < steps (got warmup={self.warmup}, steps={self.steps})")
+        try:
+            feature_sets(self.n_features, self.set_size, self.n_sets)
+        except ValueError as exc:
+            raise ValueError(f"n_sets: {exc}") from None
+        if self.data != "independent" and self.perturbed_density is not None:
+            raise ValueError("perturbed_density: only with data = 'independent'")
+        unknown = sorted(set(self.plots) - set(PLOTS))
+        if unknown:
+            raise ValueError(f"plots: unknown {', '.join(map(repr, unknown))}; known: {', '.join(PLOTS)}")
+
+    def set_index(self) -> np.ndarray:
+        """Set of each feature, (F,). With independent data the sets are only labels — the
+        set metrics then measure what independent features do (the controls of the set claims)."""
+        return feature_sets(self.n_features, self.set_size, self.n_sets).numpy()
+
+
+AXES = ("sparsity", "perturbed_density")
 
 
 def _instance_table(config: ToyConfig, points: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
-    """Density and importance per instance, (I, F), instances ordered (point, seed, restart)."""
+    """Density and importance per instance, (I, F), instances ordered (point, seed, restart).
+
+    For set data (correlated, anticorrelated) the density is the set's: the same for its features.
+    """
     reps = config.seeds * config.restarts
-    sparsity = np.repeat([p.get("sparsity", config.sparsity) for p in points], reps)
-    density = np.repeat((1.0 - sparsity)[:, None], config.n_features, axis=1)
-    importance = np.tile(config.importance.vector(config.n_features), (len(sparsity), 1))
+    rows = []
+    for p in points:
+        row = np.full(config.n_features, 1.0 - p.get("sparsity", config.sparsity))
+        perturbed = p.get("perturbed_density", config.perturbed_density)
+        if perturbed is not None:
+            row[-1] = perturbed
+        rows.append(row)
+    density = np.repeat(np.array(rows), reps, axis=0)
+    importance = np.tile(config.importance.vector(config.n_features), (len(density), 1))
     return density, importance
 
 
+def _sampler(config: ToyConfig, density: torch.Tensor) -> Sampler:
+    """The data distribution for density (I, F)."""
+    if config.data == "independent":
+        return SparseUniform(density)
+    index = config.set_index()
+    first_member = torch.from_numpy(np.unique(index, return_index=True)[1])  # (G,)
+    cls = CorrelatedSets if config.data == "correlated" else AnticorrelatedSets
+    # a set's features share one density: its first member's, (I, G)
+    return cls(density[:, first_member.to(density.device)], torch.from_numpy(index).to(density.device))
+
+
+def _random_directions(W: np.ndarray, seed: int) -> np.ndarray:
+    """Each column of W (..., H, F) replaced by a uniformly random direction with the same norm."""
+    g = np.random.default_rng(seed)
+    R = g.standard_normal(W.shape)
+    return R / np.linalg.norm(R, axis=-2, keepdims=True) * np.linalg.norm(W, axis=-2, keepdims=True)
+
+
 def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
-    points = grid_points(config, ("sparsity",)) or [{}]
+    points = grid_points(config, AXES) or [{}]
     P, S, R = len(points), config.seeds, config.restarts
     device = resolve_device(ctx.device)
     density, importance = _instance_table(config, points)
     to = dict(device=device, dtype=torch.float32)
-    sampler = SparseUniform(torch.tensor(density, **to))
+    sampler = _sampler(config, torch.tensor(density, **to))
     imp = torch.tensor(importance, **to)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     model = MODELS[config.model](P * S * R, config.n_features, config.n_hidden, generator=gen, device=device)
@@ -104,6 +180,8 @@ def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
     keep = best_of_restarts(losses, R)  # (P·S,)
     W = model.W.detach()[keep].cpu().double().numpy()
     b = model.b.detach()[keep].cpu().double().numpy()
+    if config.randomize:
+        W = _random_directions(W, config.seed + 2)
     H, F = config.n_hidden, config.n_features
     return Outcome(
         points=points,
@@ -112,6 +190,7 @@ def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
             "b": b.reshape(P, S, F),
             "loss": losses[keep].cpu().double().numpy().reshape(P, S),
             "restart_loss": losses.cpu().double().numpy().reshape(P, S, R),
+            "restart_norms": M.feature_norms(model.W.detach()).cpu().double().numpy().reshape(P, S, R, F),
         },
         info={"seconds": time.perf_counter() - start, "device": str(device), "instances": P * S * R},
     )
@@ -139,10 +218,11 @@ toy_metrics: dict[str, Metric] = {
     "max_interference": Metric(_on_W(M.max_interference), "largest interference among represented features"),
     "dimensionality": Metric(_on_W(M.dimensionality), "D_i = ‖W_i‖²/Σ_j(Ŵ_i·W_j)² per feature"),
     "dstar": Metric(_on_W(M.dstar), "D* = m/‖W‖_F²"),
+    **G.geometry_metrics,
 }
 
 
-def plot_toy(outcome: Outcome, config: ToyConfig, out_dir: Path, stem: str) -> list[Path]:
+def plot_gram(outcome: Outcome, config: ToyConfig, out_dir: Path, stem: str) -> list[Path]:
     """WᵀW and b of the first seed at each grid point — the TMS "Demonstrating Superposition" figure."""
     import matplotlib.pyplot as plt
 
@@ -171,12 +251,24 @@ def plot_toy(outcome: Outcome, config: ToyConfig, out_dir: Path, stem: str) -> l
     return [path]
 
 
+PLOTS: dict[str, Callable[[Outcome, Any, Path, str], list[Path]]] = {"gram": plot_gram, **G.geometry_plots}
+
+
+def plot_toy(outcome: Outcome, config: ToyConfig, out_dir: Path, stem: str) -> list[Path]:
+    """The figures the spec asks for in `plots` (default: WᵀW and b per grid point)."""
+    paths: list[Path] = []
+    for name in config.plots:
+        suffix = "" if name == "gram" else f"-{name}"
+        paths += PLOTS[name](outcome, config, out_dir, stem + suffix)
+    return paths
+
+
 TOY = ExperimentKind(
     name="toy",
     config=ToyConfig,
     run=run_toy,
     metrics=toy_metrics,
-    axes=("sparsity",),
+    axes=AXES,
     plot=plot_toy,
-    doc="tied toy models (linear, relu_output) trained over a sparsity grid",
+    doc="tied toy models (linear, relu_output) over a sparsity grid; correlated/anticorrelated data; geometry",
 )
