@@ -9,8 +9,11 @@ threshold (a − λ/2)₊ (`analytic/sae.py`), so x̂ underestimates x — "shri
 Dead latents ("Towards Monosemanticity", "Neuron Resampling"): a latent that has not fired for
 `dead_window` steps is dead. At each step listed in `resample_at`, every dead latent is re-initialised
 from an input chosen with probability ∝ its squared reconstruction loss (here: from the last training
-batch): the atom becomes that input (centred by b_dec) normalised to unit length, the encoder row the
-same direction scaled to 0.2 × the mean norm of the alive encoder rows, and its encoder bias 0.
+batch): the atom becomes that input (centred by b_dec; or, with resample_from = "residual", its
+reconstruction error x − x̂) normalised to unit length, the encoder row the same direction scaled to
+`resample_scale` × the mean norm of the alive encoder rows (Anthropic: 0.2; on toy data such a weak row
+is often pushed back below threshold by the L1 gradient before it learns, and 1.0 revives reliably),
+and its encoder bias 0.
 Anthropic also resets the Adam moments of those weights; the trainer's optimiser is not reachable from
 this hook, which matters little here: a dead latent's gradients have been zero for a whole window.
 """

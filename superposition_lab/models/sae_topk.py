@@ -6,9 +6,9 @@ L1, hence no shrinkage), and K replaces λ as the knob:
 
     f = TopK(W_enc (x − b_dec) + b_enc),   loss = ‖x − x̂‖² + α · AuxK.
 
-We follow the paper's equation: the K kept values are not passed through a further ReLU (the released
-code does apply one, which allows fewer than K nonzero entries). The encoder starts as the decoder's
-transpose (§A.1), as in the shared base.
+The K kept values are used as they are, so exactly K entries are nonzero (the released code passes
+them through a ReLU, which can leave fewer than K nonzero when some of the K largest are negative). The
+encoder starts as the decoder's transpose (§A.1), as in the shared base.
 
 AuxK (§A.2) against dead latents: the residual e = x − x̂ (held fixed) is reconstructed from the
 k_aux largest pre-activations among the latents that have not fired for `dead_window` steps,

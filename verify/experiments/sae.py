@@ -421,6 +421,7 @@ sae_metrics: dict[str, Metric] = {
 def plot_sae(outcome: Outcome, config: SAEConfig, out_dir: Path, stem: str) -> list[Path]:
     """L0–FVU Pareto frontier(s), γ against the swept knob, and the true-feature × atom cosine matrix."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from analytic import sae as analytic_sae
 
@@ -438,8 +439,10 @@ def plot_sae(outcome: Outcome, config: SAEConfig, out_dir: Path, stem: str) -> l
         if knob and points and knob in points[0]:
             xs = np.array([p[knob] for p in points])
             axes[1].plot(xs, gamma.mean(axis=1), "o-", label=name)
-    if knob == "penalty" and config.magnitude == "uniform" and config.hi > config.lo:
-        lam = np.linspace(0, max(p["penalty"] for p in outcome.points), 100)
+    closed_form = (knob == "penalty" and config.directions == "orthogonal" and "l1" in (config.variant, config.baseline)
+                   and config.magnitude == "uniform" and config.hi > config.lo)
+    if closed_form:  # the L1 closed forms hold for orthogonal features only
+        lam = np.linspace(0, max(p["penalty"] for _, pts, *_ in sides for p in pts), 100)
         axes[1].plot(lam, analytic_sae.l1_gamma_uniform(lam, config.lo, config.hi), "k--", lw=1,
                      label="L1 closed form, b_dec = 0 (orthogonal)")
         if not config.firing and not isinstance(config.density, list):
@@ -459,6 +462,8 @@ def plot_sae(outcome: Outcome, config: SAEConfig, out_dir: Path, stem: str) -> l
     im = axes[2].imshow(C[:, cols], cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     axes[2].set(xlabel="decoder atom (matched first)", ylabel="true feature",
                 title=f"cosines, {', '.join(f'{k}={x:g}' for k, x in outcome.points[best].items()) or 'seed 0'}")
+    axes[2].yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[2].xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(im, ax=axes[2], fraction=0.046)
     fig.suptitle(f"{stem}: {config.variant}, n={config.n_features}, m={config.n_dims}, d_sae={config.d_sae}", fontsize=9)
     fig.tight_layout()
