@@ -267,6 +267,7 @@ def bench(cfg: dict, steps: int, repeats: int, device: torch.device, ablate: boo
     sides: dict[str, Callable[[], None]] = {"ours": lambda: ours.run(chunk)}
     if ablate and device.type == "cpu":
         sides["ours-no-prefetch"] = _without_prefetch(lambda: ours.run(chunk))
+        sides["ours@1t"] = lambda: ours.run(chunk, threads=1)
         sides["ours@2t"] = lambda: ours.run(chunk, threads=2)
     default_threads = torch.get_num_threads()
     sides[f"base@{default_threads}t"] = base_steps

@@ -32,7 +32,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["Block", "plan_blocks", "draw_block"]
+__all__ = ["Block", "Entries", "plan_blocks", "draw_block", "draw_block_entries"]
 
 TAIL = 1e-9  # a cap covers the count of active entries / rows except with this probability
 # Rough single-thread CPU costs in ns, measured on a 2-core EPYC: a float32 random number, one
@@ -149,17 +149,27 @@ def plan_blocks(density: torch.Tensor, batch_size: int, *, compact: bool, n_hidd
     return blocks
 
 
+Entries = tuple[torch.Tensor, torch.Tensor]  # flat positions into x (x.numel() = none) and values
+
+
 def draw_block(block: Block, generator: torch.Generator, *, signed: bool = False) -> torch.Tensor:
     """One batch for the block's instances, feature-major (n, F, R).
 
     For the rows method R ≥ block.rows rows are drawn and the rest of the batch, B − R rows, is
     zero; for dense and skip R = B.
     """
+    return draw_block_entries(block, generator, signed=signed)[0]
+
+
+def draw_block_entries(block: Block, generator: torch.Generator, *, signed: bool = False
+                       ) -> tuple[torch.Tensor, Entries | None]:
+    """`draw_block`, plus for the skip method where its active entries are: (flat index into x, value),
+    with indices equal to x.numel() to be ignored; None for the other methods."""
     if block.method == "dense":
-        return _dense(block, generator, signed)
+        return _dense(block, generator, signed), None
     if block.method == "skip":
         return _skip(block, generator, signed)
-    return _rows(block, generator, signed)
+    return _rows(block, generator, signed), None
 
 
 def _dense(block: Block, gen: torch.Generator, signed: bool) -> torch.Tensor:
@@ -173,13 +183,14 @@ def _dense(block: Block, gen: torch.Generator, signed: bool) -> torch.Tensor:
     return v.mul_(active)
 
 
-def _skip(block: Block, gen: torch.Generator, signed: bool) -> torch.Tensor:
+def _skip(block: Block, gen: torch.Generator, signed: bool) -> tuple[torch.Tensor, Entries]:
     n, F = block.inv_p.shape[:2]
     dev, dt = block.inv_p.device, block.inv_p.dtype
     B, K, C = block.batch_size, block.gaps, n * F
     out = torch.zeros(C * B + 1, device=dev, dtype=dt)  # the columns one after another, then a scratch entry
     cols: torch.Tensor | None = None  # None: every column; else the (rare) columns to extend
     start = block.skip_start  # (C, 1): −1, or B for columns with p = 0 (never active)
+    found: list[Entries] = []
     while True:
         inv_log_q = block.inv_log_q if cols is None else block.inv_log_q[cols]  # (m, 1)
         m = inv_log_q.shape[0]
@@ -192,12 +203,14 @@ def _skip(block: Block, gen: torch.Generator, signed: bool) -> torch.Tensor:
         if signed:
             vals.mul_(2.0).sub_(1.0)
         out.scatter_(0, idx.view(-1), vals.view(-1))
+        found.append((idx.view(-1), vals.view(-1)))
         more = pos[:, -1] < B  # the K-th entry is still inside: the column may go on
         if not bool(more.any()):  # a host sync, but this method only runs on the CPU
             break
         every = torch.arange(C, device=dev) if cols is None else cols
         cols, start = every[more], pos[more, -1:]  # rare: extend those columns exactly
-    return out[:-1].view(n, F, B)
+    entries = found[0] if len(found) == 1 else (torch.cat([i for i, _ in found]), torch.cat([v for _, v in found]))
+    return out[:-1].view(n, F, B), entries
 
 
 def _rows(block: Block, gen: torch.Generator, signed: bool) -> torch.Tensor:

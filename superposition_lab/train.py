@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from superposition_lab.data import Sampler, SparseUniform
-from superposition_lab.sparse_draw import Block, draw_block
+from superposition_lab.sparse_draw import Block, Entries, draw_block_entries
 
 __all__ = ["TrainConfig", "TrainLog", "TrainingDiverged", "resolve_device", "lr_factor", "train",
            "evaluate", "best_of_restarts"]
@@ -85,7 +86,7 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     raise ValueError(f"unknown schedule {cfg.schedule!r} (constant, linear, cosine)")
 
 
-FLOPS_PER_THREAD = 2.5e9  # matmul FLOPs of one step that earn one more CPU thread
+FLOPS_PER_THREAD = 2.5e9  # matmul FLOPs of one step below which the step runs on one CPU thread
 PREFETCH = True  # CPU: draw the next batch on a second thread (results are the same either way)
 
 
@@ -95,17 +96,20 @@ def _cpu_threads(model: nn.Module, batch_size: int, cfg_threads: int, device: to
 
     A toy-model step is ~30 small torch calls; with two threads each call ends in a barrier, and on a
     busy machine (other processes on the cores) a barrier can wait a whole scheduler slice: measured
-    on 2 shared cores, a 20→5 step took 7–140 ms with 2 threads against 0.9 ms with 1. So small
-    steps run on one thread, and a step gets one thread per FLOPS_PER_THREAD of matmul work (≈ 6 ×
-    batch × parameters) up to torch's default. The choice depends only on the sizes, so results stay
-    reproducible (a different thread count may change float summation order).
+    on 2 shared cores, a 20→5 step took 7–140 ms with 2 threads against 0.9 ms with 1. So a step
+    with less than FLOPS_PER_THREAD of matmul work (≈ 6 × batch × parameters) runs on one thread
+    (and the next batch is drawn on a second one, see `_batches`); a bigger step gets one thread
+    per FLOPS_PER_THREAD, up to torch's default. Even 400→30 × 20 instances (1.5 GFLOP) stays on
+    one thread: with the two cores shared, 2 threads ran it at 0.35× the baseline's speed and 1
+    thread at 2.2× (load average 6.5). The choice depends only on the sizes, so results stay
+    reproducible (the thread count may change float summation order).
     """
     if device.type != "cpu":
         yield
         return
     before = torch.get_num_threads()
     flops = 6.0 * batch_size * sum(p.numel() for p in model.parameters())
-    n = cfg_threads or min(before, max(1, int(flops // FLOPS_PER_THREAD)))
+    n = cfg_threads or (1 if flops < FLOPS_PER_THREAD else min(before, math.ceil(flops / FLOPS_PER_THREAD)))
     torch.set_num_threads(n)
     try:
         yield
@@ -134,16 +138,16 @@ def _fused_blocks(model: nn.Module, sampler: Sampler, batch_size: int) -> list[B
     return sampler.blocks(batch_size, compact=True, n_hidden=model.n_hidden)
 
 
-def _batches(draw: Callable[[int], list[torch.Tensor]], sizes: list[int], device: torch.device
-             ) -> Iterator[list[torch.Tensor]]:
+def _batches(draw: Callable[[int], list], sizes: list[int], device: torch.device) -> Iterator[list]:
     """The batches draw(size) for each size in turn; on the CPU each is drawn on a second thread while
     the caller computes with the previous one.
 
     Drawing is serial (torch's CPU generator) and the step's arithmetic runs on one thread for
-    small models, so the two overlap on two cores without any barrier between them. The draws
+    small models, so the two overlap on two cores without any barrier between them (not done when
+    the step already uses every core). The draws
     happen in the same order as without the thread, so results are bit-identical either way.
     """
-    if not PREFETCH or device.type != "cpu" or len(sizes) < 2:
+    if not PREFETCH or device.type != "cpu" or len(sizes) < 2 or torch.get_num_threads() >= (os.cpu_count() or 1):
         for size in sizes:
             yield draw(size)
         return
@@ -156,16 +160,18 @@ def _batches(draw: Callable[[int], list[torch.Tensor]], sizes: list[int], device
             yield batch
 
 
-def _fused_pass(model: nn.Module, blocks: list[Block], xs: list[torch.Tensor], importance: torch.Tensor, *,
+def _fused_pass(model: nn.Module, blocks: list[Block], xs: list[tuple[torch.Tensor, Entries | None]],
+                importance: torch.Tensor, *,
                 grads: bool, loss: bool) -> torch.Tensor | None:
-    """One batch, drawn block by block (xs[k] is block k's, feature-major (n, F, R), its all-zero
-    rows left out), through the hand-written loss and gradient; sets W.grad and b.grad.
+    """One batch, drawn block by block (xs[k] is block k's x, feature-major (n, F, R), its all-zero
+    rows left out, and where its nonzeros are when known), through the hand-written loss and
+    gradient; sets W.grad and b.grad.
 
     Returns the per-instance loss (I,) when asked, else None.
     """
     W, b = model.W.detach(), model.b.detach()
     parts = [model.fused_loss_and_grads(W[k.index], b[k.index], x, importance[k.index], k.batch_size - x.shape[-1],
-                                        grads=grads, loss=loss) for k, x in zip(blocks, xs)]
+                                        grads=grads, loss=loss, entries=entries) for k, (x, entries) in zip(blocks, xs)]
     if len(blocks) == 1 and blocks[0].whole:
         gW, gb, out = parts[0]
     else:
@@ -201,7 +207,7 @@ def _train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tr
     fused = None
     if blocks is not None:
         signed = sampler.signed  # type: ignore[attr-defined]
-        draw = lambda _: [draw_block(k, generator, signed=signed) for k in blocks]  # noqa: E731
+        draw = lambda _: [draw_block_entries(k, generator, signed=signed) for k in blocks]  # noqa: E731
         fused = _batches(draw, [cfg.batch_size] * cfg.steps, importance.device)
     try:
         return _loop(model, sampler, importance, cfg, generator, progress, log_every, opt, blocks, fused)
@@ -212,7 +218,7 @@ def _train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tr
 
 def _loop(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: TrainConfig,
           generator: torch.Generator, progress: Callable[[int], None] | None, log_every: int,
-          opt: torch.optim.Optimizer, blocks: list[Block] | None, fused: Iterator[list[torch.Tensor]] | None
+          opt: torch.optim.Optimizer, blocks: list[Block] | None, fused: Iterator[list[tuple[torch.Tensor, Entries | None]]] | None
           ) -> TrainLog:
     log = TrainLog()
     tick = max(1, cfg.steps // 100)
@@ -261,7 +267,7 @@ def _evaluate(model: nn.Module, sampler: Sampler, importance: torch.Tensor, n_sa
     if _fused_blocks(model, sampler, batch_size) is not None:  # the same estimate, hand-written loss
         signed = sampler.signed  # type: ignore[attr-defined]
         plan = lambda b: _fused_blocks(model, sampler, b)  # noqa: E731  (cached per batch size)
-        draw = lambda b: [draw_block(k, generator, signed=signed) for k in plan(b)]  # noqa: E731
+        draw = lambda b: [draw_block_entries(k, generator, signed=signed) for k in plan(b)]  # noqa: E731
         for b, xs in zip(sizes, _batches(draw, sizes, importance.device)):
             loss = _fused_pass(model, plan(b), xs, importance, grads=False, loss=True) * b  # type: ignore
             total = loss if total is None else total + loss

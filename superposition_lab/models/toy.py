@@ -69,7 +69,8 @@ class ToyModel(nn.Module):
 
     @torch.no_grad()
     def fused_loss_and_grads(self, W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, importance: torch.Tensor,
-                             zero_rows: int = 0, *, grads: bool = True, loss: bool = False
+                             zero_rows: int = 0, *, grads: bool = True, loss: bool = False,
+                             entries: tuple[torch.Tensor, torch.Tensor] | None = None
                              ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
         """Loss and its exact gradient for a block of instances, without autograd.
 
@@ -82,6 +83,10 @@ class ToyModel(nn.Module):
         y − x (linear). Then, per instance with h = Wx (rows as samples):
         ∂L/∂W = h (c⊙g)ᵀ + (W(c⊙g)) xᵀ,  ∂L/∂b = Σ_b c⊙g; a zero row only adds c⊙g(b) to ∂L/∂b.
         The importance scaling c is applied to the small (H, F) and (F,) factors, not to g.
+
+        `entries` (optional, for sparse x): the flat positions of x's nonzeros and their values
+        (positions ≥ x.numel() are padding). Then g = ReLU(pre) − x·[pre > 0] is formed in place
+        with x subtracted only where it is nonzero, which saves two passes over (n, F, R).
         """
         relu = bool(self.output_relu)
         n, F, R = x.shape
@@ -97,7 +102,14 @@ class ToyModel(nn.Module):
             per_instance = (sq * importance).sum(dim=-1) / B  # (n,)
         if not grads:
             return None, None, per_instance
-        if relu:  # (pre − x)·[pre > 0] in one pass: exactly what ReLU's backward computes
+        if entries is not None:  # sparse x: g = ReLU(pre) − x·[pre > 0], touching x only where nonzero
+            g = pre.relu_() if relu else pre
+            flat, at = g.view(-1), entries[0].clamp_max(g.numel() - 1)
+            keep = (entries[0] < g.numel()).to(g.dtype)  # padding entries add 0
+            if relu:
+                keep.mul_(flat[at] > 0)
+            flat.index_add_(0, at, keep.mul_(entries[1]).neg_())
+        elif relu:  # (pre − x)·[pre > 0] in one pass: exactly what ReLU's backward computes
             g = torch.ops.aten.threshold_backward(pre - x, pre, 0.0)  # (n, F, R)
         else:
             g = pre.sub_(x)

@@ -55,6 +55,35 @@ def test_hand_gradients_equal_autograd(name: str, n: int, F: int, H: int, R: int
     assert torch.allclose(fused, loss.detach(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["linear", "relu_output"])
+def test_sparse_entries_give_the_same_gradient(name: str) -> None:
+    """Subtracting x only at its listed nonzeros (padding entries included) ≡ the dense formula."""
+    g = torch.Generator().manual_seed(4)
+    model = MODELS[name](3, 7, 2, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        model.b.normal_(generator=g)
+    imp = torch.rand((3, 7), generator=g, dtype=torch.float64)
+    x = torch.rand((3, 7, 50), generator=g, dtype=torch.float64) * (torch.rand((3, 7, 50), generator=g) < 0.2)
+    where = x.view(-1).nonzero().flatten()
+    pad = torch.full((5,), x.numel())
+    entries = (torch.cat([where, pad]), torch.cat([x.view(-1)[where], torch.rand(5, dtype=torch.float64)]))
+    W, b = model.W.detach(), model.b.detach()
+    dense = model.fused_loss_and_grads(W, b, x, imp, 3, loss=True)
+    sparse = model.fused_loss_and_grads(W, b, x, imp, 3, loss=True, entries=entries)
+    for d, s in zip(dense, sparse):
+        assert torch.allclose(d, s, rtol=1e-12, atol=1e-14)
+
+
+def test_skip_draw_lists_its_entries() -> None:
+    from superposition_lab.sparse_draw import Block, draw_block_entries
+
+    x, (idx, vals) = draw_block_entries(Block([0, 1], "skip", 256, 20, torch.full((2, 3), 0.05), 256),
+                                        torch.Generator().manual_seed(0))
+    real = idx < x.numel()
+    assert torch.equal(torch.sort(idx[real]).values, x.view(-1).nonzero().flatten())
+    assert torch.equal(x.view(-1)[idx[real]], vals[real])
+
+
 def test_hand_gradients_equal_autograd_in_float32() -> None:
     g = torch.Generator().manual_seed(0)
     model = MODELS["relu_output"](8, 20, 5, generator=g)
