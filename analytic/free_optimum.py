@@ -11,7 +11,9 @@ with the map of true (local, multi-start) optima:
 - `minimise_expected_loss`: multi-start L-BFGS-B from the named solutions and random starts;
 - `find_map_difference`: grid points where the free optimum's phase is not the closed-form winner;
 - `find_free_boundary`: where the free optimum leaves the phase below a closed-form boundary
-  (bisection in log p), i.e. how far freely optimised magnitudes and biases move the boundary.
+  (bisection in log p), i.e. how far freely optimised magnitudes and biases move the boundary;
+- `one_sided_slopes`: the slopes of a loss curve just left and right of a density, to show that
+  the free transition is still first order (the optimal loss has a kink: its slope drops).
 
 The linear model's exact loss: with independent features of mean μ = p/2 and variance
 V = p/3 − p²/4, the residual e = (1 − G)x − b, G = WᵀW, has E[e_i²] = V·Σ_j (1 − G)_ij² +
@@ -32,7 +34,8 @@ from analytic import relu_output
 from analytic.linear import feature_variance
 
 __all__ = ["MODELS", "exact_loss", "linear_expected_loss", "FreeOptimum", "minimise_expected_loss",
-           "PhaseDisagreement", "find_map_difference", "FreeBoundary", "find_free_boundary"]
+           "PhaseDisagreement", "find_map_difference", "FreeBoundary", "find_free_boundary",
+           "one_sided_slopes"]
 
 Array = np.ndarray
 LossFn = Callable[[float, float], Mapping[str, float]]
@@ -191,3 +194,18 @@ def find_free_boundary(boundaries_fn: Callable[[float], list], free_fn: Callable
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if below(mid) else (lo, mid)
     return FreeBoundary(float(r), first.below, first.p, float(10.0 ** (0.5 * (lo + hi))))
+
+
+def one_sided_slopes(loss: Callable[[float], float], p: float, gap: float = 0.005,
+                     step: float = 0.01) -> tuple[float, float]:
+    """dL/dp just below and just above p, from three points on each side (second-order one-sided
+    differences, error O(h²)); the two anchors sit `gap` decades either side of p, so an
+    uncertainty of up to `gap` in where the kink is does not mix the branches, and consecutive
+    points are `step` decades apart. At a smooth point the two agree up to ≈ L''·p·gap·ln 10·2."""
+    a = p * 10.0**-gap
+    h = a * (1.0 - 10.0**-step)
+    c = p * 10.0**gap
+    k = c * (10.0**step - 1.0)
+    left = (3 * loss(a) - 4 * loss(a - h) + loss(a - 2 * h)) / (2 * h)
+    right = (-3 * loss(c) + 4 * loss(c + k) - loss(c + 2 * k)) / (2 * k)
+    return float(left), float(right)

@@ -183,12 +183,13 @@ def test_boundary_distance():
 
 # ----------------------------------------------------------------------------- free optimum
 def test_free_optimum_kind_and_its_linear_control():
-    config = FreeOptimumConfig(r=Axis(values=(0.3, 3.0)), p=Axis(values=(0.03, 0.9)), restarts=0,
+    config = FreeOptimumConfig(r=Axis(values=(0.3, 3.0)), p=Axis(values=(0.03,)), restarts=0,
                                boundary_r=Axis(values=(0.3,)), boundary_tol=0.02)
     out = run_free_optimum(config, RunContext())
     m = {k: float(x.fn(out, config)[0, 0]) for k, x in PHASE_FREE_OPTIMUM.metrics.items()}
     assert m["excess_over_closed_form"] <= 1e-12 and m["free_agreement"] == 1.0
     assert 0.02 < m["boundary_shift"] < 0.1  # 0.039 decades at r = 0.3
+    assert 0.3 < m["free_kink"] < 1.0  # the slope still drops at the free boundary (first order)
     assert m["probe_margin"] == pytest.approx(1 / 12 - 0.07628, abs=2e-4) and m["probe_superposed"] == 1.0
     spec = load_spec_file(SPECS / "tms.phase-free-optimum.toml")
     assert all(judge_check(c, out, config, PHASE_FREE_OPTIMUM.metrics).passed for c in spec.check)
@@ -196,7 +197,8 @@ def test_free_optimum_kind_and_its_linear_control():
     out = run_free_optimum(linear, RunContext())
     results = [judge_check(c, out, linear, PHASE_FREE_OPTIMUM.metrics) for c in spec.check]
     assert [r.metric for r in results if not r.passed] == [
-        "excess_over_closed_form", "free_agreement", "boundary_shift", "probe_margin", "probe_superposed"]
+        "excess_over_closed_form", "free_agreement", "boundary_shift", "free_kink", "probe_margin",
+        "probe_superposed"]
 
 
 # ----------------------------------------------------------------------------- plots

@@ -7,7 +7,9 @@ grid of (r, p), locates the free optimum's boundary at a list of r by bisection 
 evaluates the free optimum at one probe point (r = 1, p = 0.5 by default, where the paper's
 antipodal solution costs (1 + r)p²/6 = 1/12). Metrics: the free optimum never exceeds the closed
 forms; its phase agrees with the closed-form map away from the boundaries; how far the boundary
-moves; by how much the free antipodal optimum beats the fixed-magnitude one. With `model =
+moves; whether the free transition is still first order (the slope of the free optimum's loss
+drops at its boundary, measured against the closed-form drop I/3); by how much the free antipodal
+optimum beats the fixed-magnitude one. With `model =
 "linear"` the same optimisation runs on the linear model's exact loss (a control).
 """
 
@@ -67,11 +69,18 @@ def run_free_optimum(config: FreeOptimumConfig, ctx: RunContext) -> Outcome:
     closed = mod.losses(rr, pp)
     closed_loss = np.stack([np.asarray(closed[k]) for k in mod.PHASES], axis=-1)  # (Nr, Np, K)
 
-    # 2) the free boundary at each boundary_r
+    # 2) the free boundary at each boundary_r, and the drop of the loss slope there
     closed_b, free_b = np.zeros(br.size), np.zeros(br.size)
+    closed_jump, free_jump = np.zeros(br.size), np.full(br.size, np.nan)
+    gap = config.boundary_tol  # the bisection leaves the boundary uncertain by ± boundary_tol / 2
     for k, x in enumerate(br):
         fb = mod.free_boundary(float(x), config.boundary_restarts, config.seed, config.boundary_tol, config.model)
         closed_b[k], free_b[k] = fb.closed, fb.free
+        closed_jump[k] = mod.slope_jump(float(x), fb.closed).jump
+        if np.isfinite(fb.free) and fb.free * 10.0 ** (gap + 0.02) < 1.0:  # room for the stencil
+            left, right = free_optimum.one_sided_slopes(
+                lambda pp: free(x, pp, config.boundary_restarts).loss, fb.free, gap=gap, step=0.01)
+            free_jump[k] = right - left
         tick()
 
     # 3) the probe
@@ -88,6 +97,7 @@ def run_free_optimum(config: FreeOptimumConfig, ctx: RunContext) -> Outcome:
                 "free_W": one(W), "free_b": one(b), "closed_loss": one(closed_loss),
                 "closed_phase": one(np.asarray(mod.phase(rr, pp)).astype("<U16")),
                 "boundary_r": one(br), "closed_boundary": one(closed_b), "free_boundary": one(free_b),
+                "closed_jump": one(closed_jump), "free_jump": one(free_jump),
                 "probe_loss": one(probe.loss), "probe_closed": one(probe_closed),
                 "probe_phase": one(np.asarray(probe.phase, dtype="<U16")), "probe_W": one(probe.W),
                 "probe_b": one(probe.b)},
@@ -115,6 +125,11 @@ def _boundary_shift(a: dict[str, np.ndarray], _: Any) -> float:
     return float(np.inf) if np.isnan(shift).any() else float(shift.max())  # no boundary: fail
 
 
+def _free_kink(a: dict[str, np.ndarray], _: Any) -> float:
+    ratio = a["free_jump"] / a["closed_jump"]  # both < 0 at a first-order change
+    return -float(np.inf) if np.isnan(ratio).any() else float(ratio.min())  # no boundary: fail
+
+
 def _probe_margin(a: dict[str, np.ndarray], c: FreeOptimumConfig) -> float:
     mod = DIAGRAMS[c.diagram]
     antipodal = [a["probe_closed"][mod.PHASES.index(k)] for k in mod.SUPERPOSED]
@@ -128,6 +143,9 @@ free_optimum_metrics: dict[str, Metric] = {
                              "fraction of cells ≥ margin from every boundary where the free optimum's phase is phase(r, p)"),
     "boundary_shift": Metric(_scalar(_boundary_shift),
                              "max over boundary_r of |log10(free boundary / closed-form boundary)| (decades)"),
+    "free_kink": Metric(_scalar(_free_kink),
+                        "min over boundary_r of (slope drop of the free optimum's loss at its boundary) / "
+                        "(closed-form drop I/3): > 0 means still first order"),
     "probe_margin": Metric(_scalar(_probe_margin),
                            "closed-form antipodal loss − free-optimum loss at (probe_r, probe_p)"),
     "probe_superposed": Metric(

@@ -44,7 +44,7 @@ def _paint(ax: Any, r_edges: np.ndarray, p_edges: np.ndarray, names: np.ndarray,
 def _boundaries(ax: Any, mod: Any, r_edges: np.ndarray, p_edges: np.ndarray) -> None:
     """The analytic critical density, the line r = 1 where it is a boundary, the triple point."""
     r = np.logspace(*np.log10(r_edges[[0, -1]]), 400)
-    ax.plot(r, mod.boundary(r), color="k", lw=1.2)
+    ax.plot(r, mod.critical_density(r), color="k", lw=1.2)  # = boundary(r), in closed form
     if r_edges[0] < 1 < r_edges[-1]:
         # 2-in-1: not_learned ⇄ dedicated above the triple point; 3-in-2: at every p
         low = 4 / 7 if len(mod.PHASES) == 3 else p_edges[0]
