@@ -157,9 +157,15 @@ def _first_failure(ok: np.ndarray, m: np.ndarray, e: np.ndarray, outcome: Outcom
     where = ", ".join(f"{k}={x:g}" for k, x in outcome.points[idx[p]].items()) or "the only point"
     mv = m[p, s]
     ev = np.broadcast_to(e, np.broadcast_shapes(m.shape, e.shape))[p, s]
-    show = (lambda a: np.flatnonzero(a).tolist()) if mv.dtype == bool and mv.ndim else (
-        lambda a: np.round(a, 5).tolist())
-    return f"fails at {where}, seed {s}: measured {show(mv)}, expected {show(ev)}"
+    return f"fails at {where}, seed {s}: measured {_show(mv)}, expected {_show(ev)}"
+
+
+def _show(a: np.ndarray) -> object:
+    """Masks as the indices that are set; booleans and numbers as themselves (rounded)."""
+    a = np.asarray(a)
+    if a.dtype == bool:
+        return np.flatnonzero(a).tolist() if a.ndim else bool(a)
+    return np.round(a.astype(float), 5).tolist()
 
 
 def judge_check(check: Check, outcome: Outcome, config: Any, metrics: dict) -> CheckResult:

@@ -71,3 +71,9 @@ def test_min_fraction_uses_binomial_lower_bound() -> None:
     assert not _judge(Check(metric="v", rule="equal", expect=1, min_fraction=0.85), ok).passed
     # three seeds can never show a 90% rate at 90% confidence, even when all pass
     assert not _judge(Check(metric="v", rule="equal", expect=1, min_fraction=0.9), [[1, 1, 1]]).passed
+
+
+def test_failing_boolean_scalar_is_a_fail_not_a_crash() -> None:
+    """Regression: np.round on a bool measurement raised instead of reporting the failure."""
+    r = _judge(Check(metric="v", rule="equal", expect=True), np.array([[True, False]]))
+    assert not r.passed and "measured False, expected True" in r.detail
