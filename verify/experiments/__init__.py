@@ -15,7 +15,10 @@ from typing import Any, Callable
 import attrs
 import numpy as np
 
-__all__ = ["Outcome", "Metric", "ExperimentKind", "RunContext", "grid_points", "at_point"]
+__all__ = ["Outcome", "Metric", "ExperimentKind", "RunContext", "grid_points", "at_point", "train_config"]
+
+# The optimiser fields every training experiment declares (each kind with defaults of its own).
+TRAIN_FIELDS = ("steps", "batch_size", "lr", "weight_decay", "schedule", "warmup")
 
 
 @attrs.define
@@ -63,3 +66,10 @@ def grid_points(config: Any, axes: tuple[str, ...]) -> list[dict[str, float]]:
 def at_point(config: Any, point: dict[str, float]) -> Any:
     """The config with each axis fixed to its value at `point` (a single-point config)."""
     return attrs.evolve(config, **point)
+
+
+def train_config(config: Any) -> "TrainConfig":
+    """The lab's TrainConfig from an experiment config's optimiser fields (TRAIN_FIELDS)."""
+    from superposition_lab.train import TrainConfig
+
+    return TrainConfig(**{f: getattr(config, f) for f in TRAIN_FIELDS})

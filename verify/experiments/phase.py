@@ -31,7 +31,7 @@ from analytic import free_optimum, three_in_two, two_in_one
 from superposition_lab.data import SparseUniform
 from superposition_lab.models import MODELS
 from superposition_lab.train import TrainConfig, resolve_device, train
-from verify.experiments import ExperimentKind, Metric, Outcome, RunContext
+from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, train_config
 from verify.spec import converter
 
 __all__ = ["DIAGRAMS", "Axis", "PhaseConfig", "PhasePointConfig", "train_cells", "PHASE", "PHASE_POINT",
@@ -119,8 +119,7 @@ class PhaseTraining:
             raise ValueError(f"warmup: must be < steps (got warmup={self.warmup}, steps={self.steps})")
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr,
-                           weight_decay=self.weight_decay, schedule=self.schedule, warmup=self.warmup)
+        return train_config(self)
 
 
 @attrs.frozen

@@ -30,8 +30,8 @@ from attrs import validators as v
 from superposition_lab import sae_metrics as SM
 from superposition_lab.ground_truth import GroundTruth, feature_directions
 from superposition_lab.models import SAES
-from superposition_lab.train import TrainConfig, resolve_device, train
-from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, grid_points
+from superposition_lab.train import resolve_device, train
+from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, grid_points, train_config
 
 __all__ = ["SAEConfig", "run_sae", "SAE", "sae_metrics", "frontier_fvu"]
 
@@ -232,8 +232,7 @@ def _train_side(c: SAEConfig, points: list[dict[str, float]], directions: torch.
         model = SAES[c.variant](I, c.n_dims, c.d_sae, generator=torch.Generator(device=device).manual_seed(c.seed),
                                 device=device, dead_window=c.dead_window, encoder_bias_init=c.encoder_bias_init,
                                 **_OPTIONS[c.variant](c, _per_instance(c, points)))
-        cfg = TrainConfig(steps=c.steps, batch_size=c.batch_size, lr=c.lr, weight_decay=c.weight_decay,
-                          schedule=c.schedule, warmup=c.warmup)
+        cfg = train_config(c)
         if c.steps:
             train(model, data, torch.ones(I, c.n_dims, device=device), cfg, generator=data_gen, progress=progress)
     stats = _evaluate(model, data, c, torch.Generator(device=device).manual_seed(c.seed + 2))

@@ -26,8 +26,8 @@ from superposition_lab import metrics as M
 from superposition_lab.data import (AnticorrelatedSets, CorrelatedSets, Sampler, SparseUniform, feature_sets,
                                     importance_profile)
 from superposition_lab.models import MODELS
-from superposition_lab.train import TrainConfig, best_of_restarts, evaluate, resolve_device, train
-from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, grid_points
+from superposition_lab.train import best_of_restarts, evaluate, resolve_device, train
+from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, grid_points, train_config
 from verify.experiments import geometry_metrics as G
 from verify.spec import converter
 
@@ -167,8 +167,7 @@ def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
     imp = torch.tensor(importance, **to)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     model = MODELS[config.model](P * S * R, config.n_features, config.n_hidden, generator=gen, device=device)
-    cfg = TrainConfig(steps=config.steps, batch_size=config.batch_size, lr=config.lr,
-                      weight_decay=config.weight_decay, schedule=config.schedule, warmup=config.warmup)
+    cfg = train_config(config)
     progress: Callable[[int], None] | None = None
     if ctx.progress is not None:
         ctx.progress(0, config.steps)
