@@ -378,7 +378,7 @@ def plot_circle(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Path]:
     P = W.shape[0]
     idx = c.set_index()
     colours = plt.get_cmap("tab10")
-    fig, axes = plt.subplots(1, P, figsize=(2.2 * P, 2.5), squeeze=False)
+    fig, axes = plt.subplots(1, P, figsize=(max(3.6, 2.2 * P), 2.7), squeeze=False)
     lim = max(1.2, np.abs(W).max() * 1.1)
     t = np.linspace(0, 2 * np.pi, 200)
     for k, ax in enumerate(axes[0]):
@@ -393,7 +393,7 @@ def plot_circle(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Path]:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(", ".join(f"{a}={v:g}" for a, v in o.points[k].items()) or c.model, fontsize=7)
-    fig.suptitle(f"{stem}: feature directions W_i (m = 2)", fontsize=9)
+    fig.suptitle(f"{stem.removesuffix('-circle')}: feature directions W_i (m = 2)", fontsize=9)
     return _save(fig, out_dir, stem)
 
 
