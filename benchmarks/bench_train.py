@@ -251,13 +251,14 @@ def _with_threads(n: int, fn: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def _without_prefetch(fn: Callable[[], None]) -> Callable[[], None]:
+def _without(switch: str, fn: Callable[[], None]) -> Callable[[], None]:
+    """fn with one of the trainer's CPU switches (PREFETCH, SHARDS) off."""
     def run() -> None:
-        T.PREFETCH = False
+        setattr(T, switch, False)
         try:
             fn()
         finally:
-            T.PREFETCH = True
+            setattr(T, switch, True)
     return run
 
 
@@ -269,8 +270,8 @@ def bench(cfg: dict, steps: int, repeats: int, device: torch.device, ablate: boo
     base_steps = lambda n=chunk: [base.step(1e-3) for _ in range(n)]  # noqa: E731
     sides: dict[str, Callable[[], None]] = {"ours": lambda: ours.run(chunk)}
     if ablate and device.type == "cpu":
-        sides["ours-no-prefetch"] = _without_prefetch(lambda: ours.run(chunk))
-        sides["ours@1t"] = lambda: ours.run(chunk, threads=1)
+        sides["ours-no-prefetch"] = _without("PREFETCH", lambda: ours.run(chunk))
+        sides["ours-no-shards"] = _without("SHARDS", lambda: ours.run(chunk))
         sides["ours@2t"] = lambda: ours.run(chunk, threads=2)
     default_threads = torch.get_num_threads()
     sides[f"base@{default_threads}t"] = base_steps
@@ -355,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--configs", nargs="*", default=None, help=f"subset of {', '.join(configs())}")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
-    ap.add_argument("--ablate", action="store_true", help="also time ours without the drawing thread and at 2 threads")
+    ap.add_argument("--ablate", action="store_true",
+                    help="also time ours without the drawing thread, without compute shards, and at 2 intra-op threads")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--memory-probe", nargs=3, metavar=("CONFIG", "SIDE", "STEPS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

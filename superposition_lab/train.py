@@ -88,6 +88,8 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 
 FLOPS_PER_THREAD = 2.5e9  # matmul FLOPs of one step below which the step runs on one CPU thread
 PREFETCH = True  # CPU: draw the next batch on a second thread (results are the same either way)
+SHARD_FLOPS = 1e9  # CPU: a fused step gets one compute thread per this many matmul FLOPs (≤ cores)
+SHARDS = True  # switch for tests and benchmarks (results are the same either way)
 
 
 @contextlib.contextmanager
@@ -151,7 +153,8 @@ def _batches(draw: Callable[[int], list], sizes: list[int], device: torch.device
         for size in sizes:
             yield draw(size)
         return
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # OpenMP's thread count is per thread: a new thread would use every core again
+    with ThreadPoolExecutor(max_workers=1, initializer=torch.set_num_threads, initargs=(1,)) as pool:
         pending = pool.submit(draw, sizes[0])
         for k in range(len(sizes)):
             batch = pending.result()
@@ -160,30 +163,102 @@ def _batches(draw: Callable[[int], list], sizes: list[int], device: torch.device
             yield batch
 
 
+def _shard_plan(blocks: list[Block], n_shards: int) -> list[list[tuple[int, int, int]]]:
+    """Split a step's work into n_shards lists of (block k, first, last + 1) instance ranges of about
+    equal size (an instance's work ∝ the rows its block draws)."""
+    weights = [(k, block.rows) for k, block in enumerate(blocks) for _ in range(block.n)]
+    total, done, shards = sum(w for _, w in weights), 0.0, [[] for _ in range(n_shards)]
+    first = [0] * len(blocks)  # next instance of each block to hand out
+    for k, w in weights:
+        s = min(n_shards - 1, int(n_shards * (done + w / 2) / total))  # the shard this instance's middle falls in
+        ranges = shards[s]
+        if ranges and ranges[-1][0] == k:
+            ranges[-1] = (k, ranges[-1][1], ranges[-1][2] + 1)
+        else:
+            ranges.append((k, first[k], first[k] + 1))
+        first[k] += 1
+        done += w
+    return [s for s in shards if s]
+
+
+def _sub_index(index: slice | torch.Tensor, lo: int, hi: int) -> slice | torch.Tensor:
+    return slice(index.start + lo, index.start + hi) if isinstance(index, slice) else index[lo:hi]
+
+
+def _sub_entries(entries: Entries | None, x: torch.Tensor, gaps: int, lo: int, hi: int) -> Entries | None:
+    """The entries of instances lo..hi−1 of a skip block, re-based; None if the draw was extended
+    (then its entries are not in instance order and the dense formula is used)."""
+    n, F, R = x.shape
+    if entries is None or entries[0].numel() != n * F * gaps:
+        return None
+    idx, vals = entries[0][lo * F * gaps:hi * F * gaps], entries[1][lo * F * gaps:hi * F * gaps]
+    return idx - lo * F * R, vals  # padding (n·F·R) stays ≥ the sub-block's size
+
+
 def _fused_pass(model: nn.Module, blocks: list[Block], xs: list[tuple[torch.Tensor, Entries | None]],
-                importance: torch.Tensor, *,
-                grads: bool, loss: bool) -> torch.Tensor | None:
+                importance: torch.Tensor, *, grads: bool, loss: bool,
+                shards: list[list[tuple[int, int, int]]] | None = None,
+                pool: ThreadPoolExecutor | None = None) -> torch.Tensor | None:
     """One batch, drawn block by block (xs[k] is block k's x, feature-major (n, F, R), its all-zero
     rows left out, and where its nonzeros are when known), through the hand-written loss and
-    gradient; sets W.grad and b.grad.
+    gradient; sets W.grad and b.grad. With `shards`, the instance ranges of shards[1:] are computed
+    on `pool`'s threads while this thread does shards[0] (each with one intra-op thread, so there
+    is no barrier between them, and every range is computed exactly as it would be alone).
 
     Returns the per-instance loss (I,) when asked, else None.
     """
     W, b = model.W.detach(), model.b.detach()
-    parts = [model.fused_loss_and_grads(W[k.index], b[k.index], x, importance[k.index], k.batch_size - x.shape[-1],
-                                        grads=grads, loss=loss, entries=entries) for k, (x, entries) in zip(blocks, xs)]
-    if len(blocks) == 1 and blocks[0].whole:
-        gW, gb, out = parts[0]
+
+    def run(ranges: list[tuple[int, int, int]]) -> list[tuple[slice | torch.Tensor, tuple]]:
+        done = []
+        for k, lo, hi in ranges:
+            block, (x, entries) = blocks[k], xs[k]
+            if (lo, hi) != (0, block.n):
+                entries = _sub_entries(entries, x, block.gaps, lo, hi) if entries is not None else None
+                index, x = _sub_index(block.index, lo, hi), x[lo:hi]
+            else:
+                index = block.index
+            done.append((index, model.fused_loss_and_grads(W[index], b[index], x, importance[index],
+                                                           block.batch_size - x.shape[-1], grads=grads,
+                                                           loss=loss, entries=entries)))
+        return done
+
+    if shards is None or pool is None:
+        parts = run([(k, 0, block.n) for k, block in enumerate(blocks)])
+    else:
+        others = [pool.submit(run, ranges) for ranges in shards[1:]]
+        parts = run(shards[0])
+        for future in others:
+            parts += future.result()
+    if len(parts) == 1 and blocks[0].whole:
+        gW, gb, out = parts[0][1]
     else:
         gW, gb = (torch.empty_like(W), torch.empty_like(b)) if grads else (None, None)
         out = W.new_empty(W.shape[0]) if loss else None
-        for block, part in zip(blocks, parts):
+        for index, part in parts:
             for full, piece in zip((gW, gb, out), part):
                 if piece is not None:
-                    full[block.index] = piece
+                    full[index] = piece
     if grads:
         model.W.grad, model.b.grad = gW, gb
     return out
+
+
+@contextlib.contextmanager
+def _compute_shards(model: nn.Module, blocks: list[Block] | None, batch_size: int, device: torch.device
+                    ) -> Iterator[tuple[list | None, ThreadPoolExecutor | None]]:
+    """Shards and worker threads for a fused step big enough to split over the cores (CPU, one
+    intra-op thread): ≥ SHARD_FLOPS of matmul work (10·I·B·H·F), one shard per SHARD_FLOPS, at
+    most one per core. Each shard's torch calls run single-threaded, so a busy core slows one
+    shard down instead of stalling every call at a barrier."""
+    cores = os.cpu_count() or 1
+    flops = 10.0 * batch_size * model.W.numel() if blocks is not None else 0.0
+    n = min(cores, int(flops // SHARD_FLOPS))
+    if not SHARDS or device.type != "cpu" or torch.get_num_threads() != 1 or n < 2:
+        yield None, None
+        return
+    with ThreadPoolExecutor(max_workers=n - 1, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        yield _shard_plan(blocks, n), pool  # type: ignore[arg-type]
 
 
 def train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: TrainConfig, *,
@@ -210,7 +285,9 @@ def _train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tr
         draw = lambda _: [draw_block_entries(k, generator, signed=signed) for k in blocks]  # noqa: E731
         fused = _batches(draw, [cfg.batch_size] * cfg.steps, importance.device)
     try:
-        return _loop(model, sampler, importance, cfg, generator, progress, log_every, opt, blocks, fused)
+        with _compute_shards(model, blocks, cfg.batch_size, importance.device) as (shards, pool):
+            return _loop(model, sampler, importance, cfg, generator, progress, log_every, opt, blocks, fused,
+                         shards, pool)
     finally:
         if fused is not None:
             fused.close()  # stops the drawing thread if a step raised
@@ -218,8 +295,9 @@ def _train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tr
 
 def _loop(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: TrainConfig,
           generator: torch.Generator, progress: Callable[[int], None] | None, log_every: int,
-          opt: torch.optim.Optimizer, blocks: list[Block] | None, fused: Iterator[list[tuple[torch.Tensor, Entries | None]]] | None
-          ) -> TrainLog:
+          opt: torch.optim.Optimizer, blocks: list[Block] | None,
+          fused: Iterator[list[tuple[torch.Tensor, Entries | None]]] | None,
+          shards: list | None, pool: ThreadPoolExecutor | None) -> TrainLog:
     log = TrainLog()
     tick = max(1, cfg.steps // 100)
     for step in range(cfg.steps):
@@ -230,7 +308,7 @@ def _loop(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tra
         logged = bool(log_every) and (step % log_every == 0 or last)
         if fused is not None:
             loss = _fused_pass(model, blocks, next(fused), importance, grads=True,  # type: ignore[arg-type]
-                               loss=check or logged)
+                               loss=check or logged, shards=shards, pool=pool)
         else:
             x = sampler.sample(cfg.batch_size, generator)  # (I, B, F)
             loss = _objective(model, x, importance)  # (I,)
@@ -268,9 +346,11 @@ def _evaluate(model: nn.Module, sampler: Sampler, importance: torch.Tensor, n_sa
         signed = sampler.signed  # type: ignore[attr-defined]
         plan = lambda b: _fused_blocks(model, sampler, b)  # noqa: E731  (cached per batch size)
         draw = lambda b: [draw_block_entries(k, generator, signed=signed) for k in plan(b)]  # noqa: E731
-        for b, xs in zip(sizes, _batches(draw, sizes, importance.device)):
-            loss = _fused_pass(model, plan(b), xs, importance, grads=False, loss=True) * b  # type: ignore
-            total = loss if total is None else total + loss
+        with _compute_shards(model, plan(batch_size), batch_size, importance.device) as (shards, pool):
+            for b, xs in zip(sizes, _batches(draw, sizes, importance.device)):
+                loss = _fused_pass(model, plan(b), xs, importance, grads=False, loss=True,  # type: ignore
+                                   shards=shards if b == batch_size else None, pool=pool) * b
+                total = loss if total is None else total + loss
     else:
         for b in sizes:
             loss = _objective(model, sampler.sample(b, generator), importance) * b
