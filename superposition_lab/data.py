@@ -65,14 +65,19 @@ class SparseUniform:
         return self._plans[key]
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """A batch (I, B, F), contiguous."""
+        return self.sample_feature_major(batch_size, generator).transpose(1, 2).contiguous()
+
+    def sample_feature_major(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """The same batch as `sample` (same draws), laid out feature-major: (I, F, B)."""
         n_instances, n_features = self.density.shape
         blocks = self.blocks(batch_size)
         if len(blocks) == 1 and blocks[0].whole:
-            return draw_block(blocks[0], generator, signed=self.signed).transpose(1, 2).contiguous()
-        out = torch.empty((n_instances, batch_size, n_features), device=self.density.device,
-                          dtype=self.density.dtype)  # (I, B, F)
+            return draw_block(blocks[0], generator, signed=self.signed)
+        out = torch.empty((n_instances, n_features, batch_size), device=self.density.device,
+                          dtype=self.density.dtype)  # (I, F, B)
         for block in blocks:
-            out[block.index] = draw_block(block, generator, signed=self.signed).transpose(1, 2)
+            out[block.index] = draw_block(block, generator, signed=self.signed)
         return out
 
 

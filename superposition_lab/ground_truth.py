@@ -16,6 +16,8 @@ from __future__ import annotations
 import attrs
 import torch
 
+from superposition_lab.data import SparseUniform
+
 __all__ = ["feature_directions", "GroundTruth"]
 
 
@@ -58,6 +60,7 @@ class GroundTruth:
     magnitude: str = attrs.field(default="uniform", validator=attrs.validators.in_(("uniform", "constant")))
     lo: float = 0.0
     hi: float = 1.0
+    _unit: SparseUniform = attrs.field(init=False, repr=False, eq=False)  # the draw of U[0, 1] coefficients
 
     def __attrs_post_init__(self) -> None:
         n = self.directions.shape[-1]
@@ -71,23 +74,34 @@ class GroundTruth:
                 raise ValueError(f"parents: feature {child}'s parent {parent} must be −1 or an earlier feature")
         if not 0.0 <= self.lo <= self.hi:
             raise ValueError(f"need 0 <= lo <= hi, got lo={self.lo}, hi={self.hi}")
+        self._unit = SparseUniform(self.firing)
 
     @property
     def n_features(self) -> int:
         return self.directions.shape[-1]
 
     def coefficients(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-        """Sparse non-negative coefficients c, (I, B, F)."""
+        """Sparse non-negative coefficients c, (I, B, F) (possibly a strided view).
+
+        Independent features with magnitudes U[0, hi] are `SparseUniform`'s exact fast draw scaled by
+        hi. Otherwise one uniform u per entry decides both: the entry fires iff u < p, and then u/p is
+        U[0, 1) — exact, and half the random numbers of drawing the mask and the value apart.
+        """
+        if not self.parents and self.magnitude == "uniform" and self.lo == 0.0:
+            c = self._unit.sample_feature_major(batch_size, generator).transpose(1, 2)  # (I, B, F)
+            return c if self.hi == 1.0 else c.mul_(self.hi)
         n_instances, n_features = self.firing.shape
-        shape = (n_instances, batch_size, n_features)
-        kw = dict(generator=generator, device=self.firing.device, dtype=self.firing.dtype)
-        on = torch.rand(shape, **kw) < self.firing[:, None, :]  # (I, B, F)
+        u = torch.rand((n_instances, batch_size, n_features), generator=generator,
+                       device=self.firing.device, dtype=self.firing.dtype)  # (I, B, F)
+        p = self.firing[:, None, :]  # (I, 1, F)
+        on = u < p
         for child, parent in enumerate(self.parents):  # parents come first, so one pass suffices
             if parent >= 0:
                 on[..., child] &= on[..., parent]
         if self.magnitude == "constant":
             return on.to(self.firing.dtype) * self.hi
-        return (self.lo + (self.hi - self.lo) * torch.rand(shape, **kw)) * on
+        scale = torch.where(p > 0, (self.hi - self.lo) / p.clamp_min(1e-30), 0.0)  # p = 0: never fires
+        return u.mul_(scale).add_(self.lo).mul_(on)  # lo + (hi − lo)·u/p, U[lo, hi) where the entry fires
 
     def activations(self, c: torch.Tensor) -> torch.Tensor:
         """x = D c for coefficients (I, B, F) → (I, B, H)."""

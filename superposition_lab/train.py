@@ -12,7 +12,8 @@ each step draws the batch block by block with the exact fast draws of `sparse_dr
 zero rows left out where the loss allows) and gets the gradient from `fused_loss_and_grads`; the
 loss itself is only computed on the steps that look at it (NaN checks, logging). Both use torch's
 fused AdamW kernel where the device has one (foreach otherwise) — the same update rule and
-hyperparameters as the notebook's `torch.optim.AdamW`.
+hyperparameters as the notebook's `torch.optim.AdamW`. On the CPU both draw the next batch on a
+second thread while the step computes (`_batches`; same draws in the same order).
 """
 
 from __future__ import annotations
@@ -279,25 +280,24 @@ def _train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tr
            generator: torch.Generator, progress: Callable[[int], None] | None, log_every: int) -> TrainLog:
     opt = _optimizer(list(model.parameters()), cfg)
     blocks = _fused_blocks(model, sampler, cfg.batch_size)
-    fused = None
     if blocks is not None:
         signed = sampler.signed  # type: ignore[attr-defined]
         draw = lambda _: [draw_block_entries(k, generator, signed=signed) for k in blocks]  # noqa: E731
-        fused = _batches(draw, [cfg.batch_size] * cfg.steps, importance.device)
+    else:
+        draw = lambda size: sampler.sample(size, generator)  # noqa: E731
+    batches = _batches(draw, [cfg.batch_size] * cfg.steps, importance.device)
     try:
         with _compute_shards(model, blocks, cfg.batch_size, importance.device) as (shards, pool):
-            return _loop(model, sampler, importance, cfg, generator, progress, log_every, opt, blocks, fused,
-                         shards, pool)
+            return _loop(model, importance, cfg, progress, log_every, opt, blocks, batches, shards, pool)
     finally:
-        if fused is not None:
-            fused.close()  # stops the drawing thread if a step raised
+        batches.close()  # stops the drawing thread if a step raised
 
 
-def _loop(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: TrainConfig,
-          generator: torch.Generator, progress: Callable[[int], None] | None, log_every: int,
-          opt: torch.optim.Optimizer, blocks: list[Block] | None,
-          fused: Iterator[list[tuple[torch.Tensor, Entries | None]]] | None,
-          shards: list | None, pool: ThreadPoolExecutor | None) -> TrainLog:
+def _loop(model: nn.Module, importance: torch.Tensor, cfg: TrainConfig,
+          progress: Callable[[int], None] | None, log_every: int, opt: torch.optim.Optimizer,
+          blocks: list[Block] | None, batches: Iterator, shards: list | None,
+          pool: ThreadPoolExecutor | None) -> TrainLog:
+    """The steps. `batches` yields the fused path's block draws when `blocks` is set, else x (I, B, F)."""
     log = TrainLog()
     tick = max(1, cfg.steps // 100)
     for step in range(cfg.steps):
@@ -306,12 +306,11 @@ def _loop(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tra
         last = step == cfg.steps - 1
         check = (step + 1) % cfg.check_every == 0 or last
         logged = bool(log_every) and (step % log_every == 0 or last)
-        if fused is not None:
-            loss = _fused_pass(model, blocks, next(fused), importance, grads=True,  # type: ignore[arg-type]
+        if blocks is not None:
+            loss = _fused_pass(model, blocks, next(batches), importance, grads=True,
                                loss=check or logged, shards=shards, pool=pool)
         else:
-            x = sampler.sample(cfg.batch_size, generator)  # (I, B, F)
-            loss = _objective(model, x, importance)  # (I,)
+            loss = _objective(model, next(batches), importance)  # (I,)
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             model.before_step()  # e.g. an SAE removes the gradient component parallel to its decoder atoms

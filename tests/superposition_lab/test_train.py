@@ -125,15 +125,34 @@ def test_cpu_training_is_bit_identical_for_a_seed() -> None:
         assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
 
 
-def test_drawing_on_a_second_thread_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("wrap", [lambda s: s, PlainSampler], ids=["fused", "generic"])
+def test_drawing_on_a_second_thread_changes_nothing(monkeypatch: pytest.MonkeyPatch, wrap) -> None:
     runs = []
     for prefetch in (True, False):
         monkeypatch.setattr(T, "PREFETCH", prefetch)
         model, sampler, imp, g = _setup()
+        sampler = wrap(sampler)
         train(model, sampler, imp, TrainConfig(steps=60, lr=0.01), generator=g)
         loss = evaluate(model, sampler, imp, 3 * 8192 + 100, generator=torch.Generator().manual_seed(1))
         runs.append((model.W.detach().clone(), loss))
     assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+
+
+def test_an_sae_trains_the_same_with_or_without_the_drawing_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generic path with a model that keeps state between steps (dead-latent counts, its own
+    resampling generator) and data drawn on the second thread."""
+    from superposition_lab.ground_truth import GroundTruth, feature_directions
+    from superposition_lab.models.sae_l1 import L1SAE
+
+    runs = []
+    for prefetch in (True, False):
+        monkeypatch.setattr(T, "PREFETCH", prefetch)
+        g = torch.Generator().manual_seed(2)
+        data = GroundTruth(feature_directions(2, 4, 8, generator=g), torch.full((2, 8), 0.1))
+        model = L1SAE(2, 4, 8, generator=g, penalty=0.05, resample_at=(20,), dead_window=10)
+        train(model, data, torch.ones(2, 4), TrainConfig(steps=40, lr=0.01, batch_size=256), generator=g)
+        runs.append([p.detach().clone() for p in model.parameters()] + [model.steps_since_fired.clone()])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
 def test_splitting_a_step_over_threads_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
