@@ -11,7 +11,7 @@ where x̂_frozen uses stop-gradient copies of W_dec and b_dec. The L1 penalty si
 only, so the magnitudes are free of it: no shrinkage. The Heaviside gate passes no gradient, so the
 auxiliary term is what trains the gate to reconstruct; freezing the decoder there keeps that term from
 pulling the dictionary toward the gate's (shrunk) activations. (The decoder must be frozen in the
-auxiliary term: a public implementation once let it train; `tests/models/test_sae_gated.py` pins this.)
+auxiliary term: a public implementation once let it train; `tests/superposition_lab/models/test_sae_gated.py` pins this.)
 
 W_gate and b_gate are the base's W_enc and b_enc (weight tying of §3.2 leaves r_mag and b_mag as the
 only extra parameters), and decoder atoms have unit norm as in the base.
