@@ -1,15 +1,19 @@
 """Measurements on toy-model weights (TMS "Demonstrating Superposition", "The Geometry of Superposition").
 
 Every function takes W of shape (I, H, F) — feature i's direction W_i is column i — and returns a
-tensor with the instance axis first.
+tensor with the instance axis first. The SAE measurements live in `superposition_lab.sae_metrics`;
+`relative_reconstruction_bias` is also reachable from here, where the public API names it.
 """
 
 from __future__ import annotations
 
 import torch
 
+from superposition_lab.sae_metrics import relative_reconstruction_bias
+
 __all__ = ["feature_norms", "represented", "n_represented", "frobenius_sq", "gram", "interference",
-           "max_interference", "dimensionality", "dstar", "REPRESENTED_THRESHOLD"]
+           "max_interference", "dimensionality", "dimensionality_sum", "dstar", "relative_reconstruction_bias",
+           "REPRESENTED_THRESHOLD"]
 
 REPRESENTED_THRESHOLD = 0.5  # a feature is "represented" when ‖W_i‖ > 0.5 (TMS figures' cut-off)
 _EPS = 1e-12
@@ -93,5 +97,3 @@ def dimensionality_sum(W: torch.Tensor) -> torch.Tensor:
     (e.g. any tight frame; see analytic.polytopes)."""
     return dimensionality(W).sum(dim=-1)
 
-
-__all__ += ["dimensionality_sum"]

@@ -51,3 +51,9 @@ def test_dimensionality_is_rotation_and_scale_invariant(seed: int, scale: float)
 def test_shape_guard() -> None:
     with pytest.raises(ValueError, match="instances, hidden, features"):
         M.dimensionality(torch.zeros(3, 4))
+
+
+def test_relative_reconstruction_bias_from_the_public_metrics_module() -> None:
+    """DESIGN's public API: superposition_lab.metrics.relative_reconstruction_bias(x, x_hat) — x̂ = c·x gives γ = c."""
+    x = torch.randn((2, 100, 4), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(M.relative_reconstruction_bias(x, 0.8 * x), torch.full((2,), 0.8))
