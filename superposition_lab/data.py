@@ -101,14 +101,8 @@ def feature_sets(n_features: int, set_size: int, n_sets: int | None = None) -> t
 
 
 @attrs.define
-class CorrelatedSets:
-    """Correlated feature sets: one draw per set decides whether the whole set is zero.
-
-    "We simply have the same sample determine whether they're zero": set g is on with probability
-    density[:, g], and then each of its features takes an independent U[0, 1] value. So every
-    feature keeps the marginal of an independent sparse feature with density p_g, but features of
-    a set are always active together. density is (I, G) per set; set_index (F,) from `feature_sets`.
-    """
+class _FeatureSets:
+    """Features grouped into sets: density (I, G) per set, set_index (F,) naming each feature's set."""
 
     density: torch.Tensor  # (I, G)
     set_index: torch.Tensor  # (F,) long
@@ -118,6 +112,17 @@ class CorrelatedSets:
         if int(self.set_index.max()) + 1 != self.density.shape[1]:
             raise ValueError(f"density has {self.density.shape[1]} sets, set_index names "
                              f"{int(self.set_index.max()) + 1}")
+
+
+@attrs.define
+class CorrelatedSets(_FeatureSets):
+    """Correlated feature sets: one draw per set decides whether the whole set is zero.
+
+    "We simply have the same sample determine whether they're zero": set g is on with probability
+    density[:, g], and then each of its features takes an independent U[0, 1] value. So every
+    feature keeps the marginal of an independent sparse feature with density p_g, but features of
+    a set are always active together. density is (I, G) per set; set_index (F,) from `feature_sets`.
+    """
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         n_instances, n_sets = self.density.shape
@@ -128,7 +133,7 @@ class CorrelatedSets:
 
 
 @attrs.define
-class AnticorrelatedSets:
+class AnticorrelatedSets(_FeatureSets):
     """Anticorrelated feature sets: at most one feature of a set is active.
 
     "The feature set [is] entirely zero with probability S, but then only one randomly selected
@@ -136,15 +141,6 @@ class AnticorrelatedSets:
     probability density[:, g]; one of its k_g features, chosen uniformly, then takes U[0, 1]. A
     feature's marginal density is p_g / k_g and no two features of a set are ever active together.
     """
-
-    density: torch.Tensor  # (I, G)
-    set_index: torch.Tensor  # (F,) long
-
-    def __attrs_post_init__(self) -> None:
-        self.set_index = self.set_index.to(self.density.device)
-        if int(self.set_index.max()) + 1 != self.density.shape[1]:
-            raise ValueError(f"density has {self.density.shape[1]} sets, set_index names "
-                             f"{int(self.set_index.max()) + 1}")
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         n_instances, n_sets = self.density.shape

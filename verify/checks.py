@@ -10,6 +10,9 @@ A metric yields an array (P points, S seeds, …). A check first keeps the grid 
   cannot "prove" a high rate, and noise is allowed for honestly rather than by a loose tolerance;
 - `monotone` walks the grid `axis` after combining seeds (median unless `reduce` says otherwise):
   every step must move in `direction` by more than −abs_tol (or by more than abs_tol if `strict`).
+
+A sweep-wide metric (one value per seed for the whole sweep) is judged once per seed, not once per
+grid point, so case counts and binomial bounds are not inflated by repeats.
 """
 
 from __future__ import annotations
@@ -152,9 +155,11 @@ def _monotone(m: np.ndarray, outcome: Outcome, idx: list[int], check: Check) -> 
                    f"{xs[order][k + 1]:g} ({_fmt(ys[k])} → {_fmt(ys[k + 1])}); {series}")
 
 
-def _first_failure(ok: np.ndarray, m: np.ndarray, e: np.ndarray, outcome: Outcome, idx: list[int]) -> str:
+def _first_failure(ok: np.ndarray, m: np.ndarray, e: np.ndarray, outcome: Outcome, idx: list[int],
+                   sweep_wide: bool = False) -> str:
     p, s = np.argwhere(~ok)[0]
-    where = ", ".join(f"{k}={x:g}" for k, x in outcome.points[idx[p]].items()) or "the only point"
+    where = ("the sweep" if sweep_wide
+             else ", ".join(f"{k}={x:g}" for k, x in outcome.points[idx[p]].items()) or "the only point")
     mv = m[p, s]
     ev = np.broadcast_to(e, np.broadcast_shapes(m.shape, e.shape))[p, s]
     return f"fails at {where}, seed {s}: measured {_show(mv)}, expected {_show(ev)}"
@@ -173,7 +178,10 @@ def judge_check(check: Check, outcome: Outcome, config: Any, metrics: dict) -> C
     rule = RULES[check.rule]
     tol = {k: getattr(check, k) for k in ("rel_tol", "abs_tol") if getattr(check, k)}
     idx = _select(outcome, check)
-    m = np.asarray(metrics[check.metric].fn(outcome, config))[idx]
+    metric = metrics[check.metric]
+    m = np.asarray(metric.fn(outcome, config))[idx]
+    if metric.sweep_wide:  # the same value at every grid point: one case per seed
+        idx, m = idx[:1], m[:1]
     reduce = check.reduce if not (check.rule == "monotone" and check.reduce == "each") else "median"
     if reduce != "each":
         m = _REDUCERS[reduce](m, axis=1, keepdims=True)
@@ -186,14 +194,15 @@ def judge_check(check: Check, outcome: Outcome, config: Any, metrics: dict) -> C
         n, k = ok.size, int(ok.sum())
         if check.min_fraction is None:
             passed = bool(ok.all())
-            detail = f"{k}/{n} cases pass" + ("" if passed else "; " + _first_failure(ok, m, e, outcome, idx))
+            detail = f"{k}/{n} cases pass" + ("" if passed else "; " + _first_failure(ok, m, e, outcome, idx,
+                                                                                       metric.sweep_wide))
         else:
             lb = binomial_lower_bound(k, n, check.confidence)
             passed = lb >= check.min_fraction
             detail = (f"{k}/{n} cases pass; {check.confidence:.0%} lower bound {lb:.2f} "
                       f"{'≥' if passed else '<'} {check.min_fraction:g}")
             if k < n:
-                detail += "; " + _first_failure(ok, m, e, outcome, idx)
+                detail += "; " + _first_failure(ok, m, e, outcome, idx, metric.sweep_wide)
         return CheckResult(passed=passed, detail=detail, **base)
     passed, detail = _monotone(m, outcome, idx, check)
     return CheckResult(passed=passed, detail=detail, **base)

@@ -77,3 +77,18 @@ def test_failing_boolean_scalar_is_a_fail_not_a_crash() -> None:
     """Regression: np.round on a bool measurement raised instead of reporting the failure."""
     r = _judge(Check(metric="v", rule="equal", expect=True), np.array([[True, False]]))
     assert not r.passed and "measured False, expected True" in r.detail
+
+
+def test_a_sweep_wide_metric_counts_once_per_seed() -> None:
+    """A value that describes the whole sweep, repeated at 4 grid points × 3 seeds, is 3 cases, not 12:
+    the binomial bound must not grow with the number of grid points."""
+    per_seed = np.array([2.0, 2.0, 0.5])
+    values = np.broadcast_to(per_seed, (4, 3)).copy()
+    outcome = Outcome(points=[{"sparsity": s} for s in (0.0, 0.3, 0.6, 0.9)], arrays={"v": values})
+    metrics = {"v": Metric(lambda o, _: o.arrays["v"], "v", sweep_wide=True)}
+    r = judge_check(Check(metric="v", rule="at_least", expect=1.0), outcome, None, metrics)
+    assert not r.passed and r.detail.startswith("2/3 cases pass") and "the sweep, seed 2" in r.detail
+    check = Check(metric="v", rule="at_least", expect=1.0, min_fraction=0.2, confidence=0.9)
+    assert judge_check(check, outcome, None, metrics).detail.startswith("2/3 cases pass")
+    repeated = {"v": Metric(lambda o, _: o.arrays["v"], "v")}  # the same array, not marked: 8/12
+    assert judge_check(check, outcome, None, repeated).detail.startswith("8/12 cases pass")

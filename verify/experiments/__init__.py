@@ -32,10 +32,15 @@ class Outcome:
 
 @attrs.frozen
 class Metric:
-    """A measurement on an Outcome: returns (P, seeds, …) (values per grid point and seed)."""
+    """A measurement on an Outcome: returns (P, seeds, …) (values per grid point and seed).
+
+    A `sweep_wide` metric describes the whole sweep (a plateau's width, whether two curves cross): it
+    repeats one value per seed at every grid point, and a check counts it once per seed, not P times.
+    """
 
     fn: Callable[[Outcome, Any], np.ndarray]
     doc: str
+    sweep_wide: bool = False
 
 
 @attrs.frozen
