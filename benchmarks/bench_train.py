@@ -252,7 +252,7 @@ def _with_threads(n: int, fn: Callable[[], None]) -> Callable[[], None]:
 
 
 def _without(switch: str, fn: Callable[[], None]) -> Callable[[], None]:
-    """fn with one of the trainer's CPU switches (PREFETCH, SHARDS) off."""
+    """fn with one of the trainer's CPU switches (PREFETCH, SHARDS, SCRATCH) off."""
     def run() -> None:
         setattr(T, switch, False)
         try:
@@ -272,6 +272,7 @@ def bench(cfg: dict, steps: int, repeats: int, device: torch.device, ablate: boo
     if ablate and device.type == "cpu":
         sides["ours-no-prefetch"] = _without("PREFETCH", lambda: ours.run(chunk))
         sides["ours-no-shards"] = _without("SHARDS", lambda: ours.run(chunk))
+        sides["ours-no-scratch"] = _without("SCRATCH", lambda: ours.run(chunk))
         sides["ours@2t"] = lambda: ours.run(chunk, threads=2)
     default_threads = torch.get_num_threads()
     sides[f"base@{default_threads}t"] = base_steps
@@ -357,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", nargs="*", default=None, help=f"subset of {', '.join(configs())}")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--ablate", action="store_true",
-                    help="also time ours without the drawing thread, without compute shards, and at 2 intra-op threads")
+                    help="also time ours without the drawing thread, without compute shards, without reused "
+                         "buffers, and at 2 intra-op threads")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--memory-probe", nargs=3, metavar=("CONFIG", "SIDE", "STEPS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -369,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         name, side, steps = args.memory_probe
         _memory_probe(name, side, int(steps), device)
         return 0
-    default_steps = {"2in1-grid": 24, "20-5": 60, "400-30": 12, "sae-l1": 45}
+    default_steps = {"2in1-grid": 24, "20-5": 60, "400-30": 36, "sae-l1": 45}
     if device.type == "cuda":
         default_steps = {k: 10 * v for k, v in default_steps.items()}
     chosen = args.configs or list(configs())

@@ -91,6 +91,7 @@ FLOPS_PER_THREAD = 2.5e9  # matmul FLOPs of one step below which the step runs o
 PREFETCH = True  # CPU: draw the next batch on a second thread (results are the same either way)
 SHARD_FLOPS = 1e9  # CPU: a fused step gets one compute thread per this many matmul FLOPs (≤ cores)
 SHARDS = True  # switch for tests and benchmarks (results are the same either way)
+SCRATCH = True  # fused steps reuse buffers for their big intermediates (results are the same either way)
 
 
 @contextlib.contextmanager
@@ -196,21 +197,40 @@ def _sub_entries(entries: Entries | None, x: torch.Tensor, gaps: int, lo: int, h
     return idx - lo * F * R, vals  # padding (n·F·R) stays ≥ the sub-block's size
 
 
+class Scratch:
+    """Reusable flat buffers, one per slot, grown when a step needs more: the big intermediates of a
+    fused step land in memory the process already has instead of fresh pages (one per thread)."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[int, torch.Tensor] = {}
+
+    def __call__(self, slot: int, numel: int, *, like: torch.Tensor) -> torch.Tensor:
+        buf = self.buffers.get(slot)
+        if buf is None or buf.numel() < numel:
+            buf = self.buffers[slot] = like.new_empty(numel)
+        return buf
+
+
 def _fused_pass(model: nn.Module, blocks: list[Block], xs: list[tuple[torch.Tensor, Entries | None]],
                 importance: torch.Tensor, *, grads: bool, loss: bool,
                 shards: list[list[tuple[int, int, int]]] | None = None,
-                pool: ThreadPoolExecutor | None = None) -> torch.Tensor | None:
+                pool: ThreadPoolExecutor | None = None, scratch: list[Scratch] | None = None
+                ) -> torch.Tensor | None:
     """One batch, drawn block by block (xs[k] is block k's x, feature-major (n, F, R), its all-zero
     rows left out, and where its nonzeros are when known), through the hand-written loss and
     gradient; sets W.grad and b.grad. With `shards`, the instance ranges of shards[1:] are computed
     on `pool`'s threads while this thread does shards[0] (each with one intra-op thread, so there
     is no barrier between them, and every range is computed exactly as it would be alone).
+    `scratch` holds one `Scratch` per shard (the thread that computes it); results are the same
+    without it.
 
     Returns the per-instance loss (I,) when asked, else None.
     """
     W, b = model.W.detach(), model.b.detach()
 
-    def run(ranges: list[tuple[int, int, int]]) -> list[tuple[slice | torch.Tensor, tuple]]:
+    def run(ranges: list[tuple[int, int, int]], shard: int = 0) -> list[tuple[slice | torch.Tensor, tuple]]:
+        mine = scratch[shard] if scratch is not None else None
+        buffers = (lambda slot, numel: mine(slot, numel, like=W)) if mine is not None else None
         done = []
         for k, lo, hi in ranges:
             block, (x, entries) = blocks[k], xs[k]
@@ -221,13 +241,13 @@ def _fused_pass(model: nn.Module, blocks: list[Block], xs: list[tuple[torch.Tens
                 index = block.index
             done.append((index, model.fused_loss_and_grads(W[index], b[index], x, importance[index],
                                                            block.batch_size - x.shape[-1], grads=grads,
-                                                           loss=loss, entries=entries)))
+                                                           loss=loss, entries=entries, scratch=buffers)))
         return done
 
     if shards is None or pool is None:
         parts = run([(k, 0, block.n) for k, block in enumerate(blocks)])
     else:
-        others = [pool.submit(run, ranges) for ranges in shards[1:]]
+        others = [pool.submit(run, ranges, k + 1) for k, ranges in enumerate(shards[1:])]
         parts = run(shards[0])
         for future in others:
             parts += future.result()
@@ -300,6 +320,7 @@ def _loop(model: nn.Module, importance: torch.Tensor, cfg: TrainConfig,
     """The steps. `batches` yields the fused path's block draws when `blocks` is set, else x (I, B, F)."""
     log = TrainLog()
     tick = max(1, cfg.steps // 100)
+    scratch = [Scratch() for _ in range(len(shards) if shards else 1)] if SCRATCH else None  # one per thread
     for step in range(cfg.steps):
         for group in opt.param_groups:
             group["lr"] = cfg.lr * lr_factor(step, cfg)
@@ -308,7 +329,7 @@ def _loop(model: nn.Module, importance: torch.Tensor, cfg: TrainConfig,
         logged = bool(log_every) and (step % log_every == 0 or last)
         if blocks is not None:
             loss = _fused_pass(model, blocks, next(batches), importance, grads=True,
-                               loss=check or logged, shards=shards, pool=pool)
+                               loss=check or logged, shards=shards, pool=pool, scratch=scratch)
         else:
             loss = _objective(model, next(batches), importance)  # (I,)
             opt.zero_grad(set_to_none=True)

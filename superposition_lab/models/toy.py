@@ -14,6 +14,7 @@ elementwise passes; the trainer uses it when a model has it (tests check it agai
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import nn
@@ -70,7 +71,8 @@ class ToyModel(nn.Module):
     @torch.no_grad()
     def fused_loss_and_grads(self, W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, importance: torch.Tensor,
                              zero_rows: int = 0, *, grads: bool = True, loss: bool = False,
-                             entries: tuple[torch.Tensor, torch.Tensor] | None = None
+                             entries: tuple[torch.Tensor, torch.Tensor] | None = None,
+                             scratch: Callable[[int, int], torch.Tensor] | None = None
                              ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
         """Loss and its exact gradient for a block of instances, without autograd.
 
@@ -87,13 +89,18 @@ class ToyModel(nn.Module):
         `entries` (optional, for sparse x): the flat positions of x's nonzeros and their values
         (positions ≥ x.numel() are padding). Then g = ReLU(pre) − x·[pre > 0] is formed in place
         with x subtracted only where it is nonzero, which saves two passes over (n, F, R).
+
+        `scratch(slot, numel)` (optional) returns a reusable flat buffer of at least numel elements;
+        the two (n, F, R) intermediates are written there instead of into fresh memory (a fresh
+        multi-MB tensor is new pages from the OS every step: ~15% of a 400→30 step on one core).
         """
         relu = bool(self.output_relu)
         n, F, R = x.shape
         B = R + zero_rows
         c = importance * (2.0 / B)  # (n, F)
         h = torch.bmm(W, x)  # (n, H, F) @ (n, F, R) → (n, H, R)
-        pre = torch.baddbmm(b[:, :, None], W.transpose(1, 2), h)  # (n, F, H) @ (n, H, R) + b → (n, F, R)
+        buf = (lambda slot: scratch(slot, n * F * R)[: n * F * R].view(n, F, R)) if scratch else (lambda slot: None)
+        pre = torch.baddbmm(b[:, :, None], W.transpose(1, 2), h, out=buf(0))  # (n, F, H) @ (n, H, R) + b → (n, F, R)
         y0 = torch.relu(b) if relu else b  # (n, F): the output on a zero row
         per_instance = None
         if loss:
@@ -110,7 +117,8 @@ class ToyModel(nn.Module):
                 keep.mul_(flat[at] > 0)
             flat.index_add_(0, at, keep.mul_(entries[1]).neg_())
         elif relu:  # (pre − x)·[pre > 0] in one pass: exactly what ReLU's backward computes
-            g = torch.ops.aten.threshold_backward(pre - x, pre, 0.0)  # (n, F, R)
+            d = torch.sub(pre, x, out=buf(1))
+            g = torch.ops.aten.threshold_backward.grad_input(d, pre, 0.0, grad_input=d)  # (n, F, R), in place
         else:
             g = pre.sub_(x)
         gb = (g.sum(dim=-1) + zero_rows * y0).mul_(c)  # (n, F); on a zero row g = y0

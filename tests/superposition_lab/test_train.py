@@ -172,6 +172,32 @@ def test_splitting_a_step_over_threads_changes_nothing(monkeypatch: pytest.Monke
     assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
 
 
+@pytest.mark.parametrize("shards", [True, False])
+def test_reusing_buffers_changes_nothing(monkeypatch: pytest.MonkeyPatch, shards: bool) -> None:
+    """The fused step's intermediates written into reused buffers (per thread, grown when a step
+    needs more) give bit-identical parameters — dense and skip blocks, sharded or not."""
+    monkeypatch.setattr(T, "SHARD_FLOPS", 1e5)
+    monkeypatch.setattr(T, "SHARDS", shards)
+    density = torch.logspace(-2.3, 0, 12)[:, None].expand(12, 40).contiguous()
+    runs = []
+    for scratch in (True, False):
+        monkeypatch.setattr(T, "SCRATCH", scratch)
+        g = torch.Generator().manual_seed(0)
+        model, sampler, imp = MODELS["relu_output"](12, 40, 4, generator=g), SparseUniform(density), torch.ones(12, 40)
+        train(model, sampler, imp, TrainConfig(steps=30, lr=0.01), generator=g)
+        runs.append((model.W.detach().clone(), model.b.detach().clone()))
+    methods = {b.method for b in sampler.blocks(1024, compact=True, n_hidden=4)}
+    assert {"dense", "skip"} <= methods
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+
+
+def test_scratch_grows_and_reuses() -> None:
+    s, like = T.Scratch(), torch.zeros(1)
+    a = s(0, 10, like=like)
+    assert s(0, 5, like=like).data_ptr() == a.data_ptr() and s(1, 5, like=like).data_ptr() != a.data_ptr()
+    assert s(0, 20, like=like).numel() == 20
+
+
 def test_shard_plan_balances_rows() -> None:
     from superposition_lab.sparse_draw import Block
 
