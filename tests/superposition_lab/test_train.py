@@ -155,40 +155,37 @@ def test_an_sae_trains_the_same_with_or_without_the_drawing_thread(monkeypatch: 
     assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
-def test_splitting_a_step_over_threads_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Shards of instances computed on worker threads (forced here on a small model, with skip
-    blocks cut mid-block) give bit-identical parameters and evaluations."""
+def _switch_runs(monkeypatch: pytest.MonkeyPatch, switch: str) -> list[tuple[torch.Tensor, ...]]:
+    """Train a 40→4 model over 12 densities (dense and skip blocks) with a trainer switch on, then
+    off; steps are split into shards even at this size. Returns (W, b, evaluated loss) per run."""
     monkeypatch.setattr(T, "SHARD_FLOPS", 1e5)
     density = torch.logspace(-2.3, 0, 12)[:, None].expand(12, 40).contiguous()
     runs = []
-    for shards in (True, False):
-        monkeypatch.setattr(T, "SHARDS", shards)
+    for on in (True, False):
+        monkeypatch.setattr(T, switch, on)
         g = torch.Generator().manual_seed(0)
         model, sampler, imp = MODELS["relu_output"](12, 40, 4, generator=g), SparseUniform(density), torch.ones(12, 40)
         train(model, sampler, imp, TrainConfig(steps=30, lr=0.01), generator=g)
         loss = evaluate(model, sampler, imp, 2 * 8192 + 7, generator=torch.Generator().manual_seed(1))
-        runs.append((model.W.detach().clone(), loss))
-    assert any(b.method == "skip" for b in sampler.blocks(1024, compact=True, n_hidden=4))
-    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+        runs.append((model.W.detach().clone(), model.b.detach().clone(), loss))
+    assert {"dense", "skip"} <= {b.method for b in sampler.blocks(1024, compact=True, n_hidden=4)}
+    return runs
+
+
+def test_splitting_a_step_over_threads_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards of instances computed on worker threads (skip blocks cut mid-block) give bit-identical
+    parameters and evaluations."""
+    runs = _switch_runs(monkeypatch, "SHARDS")
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
 @pytest.mark.parametrize("shards", [True, False])
 def test_reusing_buffers_changes_nothing(monkeypatch: pytest.MonkeyPatch, shards: bool) -> None:
     """The fused step's intermediates written into reused buffers (per thread, grown when a step
-    needs more) give bit-identical parameters — dense and skip blocks, sharded or not."""
-    monkeypatch.setattr(T, "SHARD_FLOPS", 1e5)
+    needs more) give bit-identical parameters, sharded or not."""
     monkeypatch.setattr(T, "SHARDS", shards)
-    density = torch.logspace(-2.3, 0, 12)[:, None].expand(12, 40).contiguous()
-    runs = []
-    for scratch in (True, False):
-        monkeypatch.setattr(T, "SCRATCH", scratch)
-        g = torch.Generator().manual_seed(0)
-        model, sampler, imp = MODELS["relu_output"](12, 40, 4, generator=g), SparseUniform(density), torch.ones(12, 40)
-        train(model, sampler, imp, TrainConfig(steps=30, lr=0.01), generator=g)
-        runs.append((model.W.detach().clone(), model.b.detach().clone()))
-    methods = {b.method for b in sampler.blocks(1024, compact=True, n_hidden=4)}
-    assert {"dense", "skip"} <= methods
-    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+    runs = _switch_runs(monkeypatch, "SCRATCH")
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
 def test_scratch_grows_and_reuses() -> None:
