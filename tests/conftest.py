@@ -40,6 +40,7 @@ TINY_SPEC = textwrap.dedent('''
     metric = "n_represented"
     rule = "at_most"
     expect = "experiment.n_hidden"
+    why = "m hidden dimensions hold at most m orthogonal features."
     [control]
     model = "relu_output"
     sparsity = [0.9]

@@ -115,10 +115,12 @@ def write_report(results: list[SpecResult], out: Path) -> Path:
             lines.append(f"{name}:")
             if j.error:
                 lines.append(f"- error: `{j.error}`")
-            for c in j.checks:
+            for c, spec_check in zip(j.checks, r.spec.check):
                 lines.append(f"- {'✓' if c.passed else '✗'} `{c.metric}` {c.rule}: measured "
                              f"{c.measured_summary}" + (f", expected {c.expected_summary}" if c.expected_summary else "")
                              + f" — {c.detail}")
+                if spec_check.why and j is r.main:
+                    lines.append(f"  - why this threshold: {spec_check.why}")
             if j.property:
                 lines.append(f"- property: {j.property['examples']} examples; counterexample: "
                              f"{j.property['counterexample']}")

@@ -32,6 +32,7 @@ def test_verify_pass_writes_results_and_report(tiny_spec_path: Path, tmp_path: P
     assert {"metric", "rule", "measured", "expected", "tolerance", "passed", "detail"} <= set(entry["checks"][0])
     report = (out / "report.md").read_text()
     assert "test.tiny-linear" in report and "plots/test.tiny-linear.png" in report
+    assert report.count("why this threshold: m hidden dimensions hold at most m orthogonal features.") == 1
     assert (out / "plots" / "test.tiny-linear.png").stat().st_size > 1000
     assert "<testsuite" in (out / "junit.xml").read_text()
     # list shows the last verdict
