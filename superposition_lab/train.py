@@ -198,17 +198,20 @@ def _sub_entries(entries: Entries | None, x: torch.Tensor, gaps: int, lo: int, h
 
 
 class Scratch:
-    """Reusable flat buffers, one per slot, grown when a step needs more: the big intermediates of a
-    fused step land in memory the process already has instead of fresh pages (one per thread)."""
+    """Reusable buffers, one per slot, grown when a step needs more: the big intermediates of a fused
+    step land in memory the process already has instead of fresh pages (one Scratch per thread).
+    `scratch(slot, shape)` is an uninitialised tensor of that shape, `like`'s dtype and device."""
 
-    def __init__(self) -> None:
+    def __init__(self, like: torch.Tensor) -> None:
+        self.like = like
         self.buffers: dict[int, torch.Tensor] = {}
 
-    def __call__(self, slot: int, numel: int, *, like: torch.Tensor) -> torch.Tensor:
+    def __call__(self, slot: int, shape: tuple[int, ...]) -> torch.Tensor:
+        numel = math.prod(shape)
         buf = self.buffers.get(slot)
         if buf is None or buf.numel() < numel:
-            buf = self.buffers[slot] = like.new_empty(numel)
-        return buf
+            buf = self.buffers[slot] = self.like.new_empty(numel)
+        return buf[:numel].view(shape)
 
 
 def _fused_pass(model: nn.Module, blocks: list[Block], xs: list[tuple[torch.Tensor, Entries | None]],
@@ -229,8 +232,7 @@ def _fused_pass(model: nn.Module, blocks: list[Block], xs: list[tuple[torch.Tens
     W, b = model.W.detach(), model.b.detach()
 
     def run(ranges: list[tuple[int, int, int]], shard: int = 0) -> list[tuple[slice | torch.Tensor, tuple]]:
-        mine = scratch[shard] if scratch is not None else None
-        buffers = (lambda slot, numel: mine(slot, numel, like=W)) if mine is not None else None
+        buffers = scratch[shard] if scratch is not None else None
         done = []
         for k, lo, hi in ranges:
             block, (x, entries) = blocks[k], xs[k]
@@ -320,7 +322,9 @@ def _loop(model: nn.Module, importance: torch.Tensor, cfg: TrainConfig,
     """The steps. `batches` yields the fused path's block draws when `blocks` is set, else x (I, B, F)."""
     log = TrainLog()
     tick = max(1, cfg.steps // 100)
-    scratch = [Scratch() for _ in range(len(shards) if shards else 1)] if SCRATCH else None  # one per thread
+    scratch = None  # the fused step's reused buffers, one Scratch per computing thread
+    if SCRATCH and blocks is not None:
+        scratch = [Scratch(model.W) for _ in range(len(shards) if shards else 1)]
     for step in range(cfg.steps):
         for group in opt.param_groups:
             group["lr"] = cfg.lr * lr_factor(step, cfg)

@@ -72,7 +72,7 @@ class ToyModel(nn.Module):
     def fused_loss_and_grads(self, W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, importance: torch.Tensor,
                              zero_rows: int = 0, *, grads: bool = True, loss: bool = False,
                              entries: tuple[torch.Tensor, torch.Tensor] | None = None,
-                             scratch: Callable[[int, int], torch.Tensor] | None = None
+                             scratch: Callable[[int, tuple[int, ...]], torch.Tensor] | None = None
                              ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
         """Loss and its exact gradient for a block of instances, without autograd.
 
@@ -90,7 +90,7 @@ class ToyModel(nn.Module):
         (positions ≥ x.numel() are padding). Then g = ReLU(pre) − x·[pre > 0] is formed in place
         with x subtracted only where it is nonzero, which saves two passes over (n, F, R).
 
-        `scratch(slot, numel)` (optional) returns a reusable flat buffer of at least numel elements;
+        `scratch(slot, shape)` (optional, e.g. `train.Scratch`) returns a reusable tensor of that shape;
         the two (n, F, R) intermediates are written there instead of into fresh memory (a fresh
         multi-MB tensor is new pages from the OS every step: ~15% of a 400→30 step on one core).
         """
@@ -99,8 +99,8 @@ class ToyModel(nn.Module):
         B = R + zero_rows
         c = importance * (2.0 / B)  # (n, F)
         h = torch.bmm(W, x)  # (n, H, F) @ (n, F, R) → (n, H, R)
-        buf = (lambda slot: scratch(slot, n * F * R)[: n * F * R].view(n, F, R)) if scratch else (lambda slot: None)
-        pre = torch.baddbmm(b[:, :, None], W.transpose(1, 2), h, out=buf(0))  # (n, F, H) @ (n, H, R) + b → (n, F, R)
+        pre = torch.baddbmm(b[:, :, None], W.transpose(1, 2), h,
+                            out=scratch(0, (n, F, R)) if scratch else None)  # (n, F, H) @ (n, H, R) + b
         y0 = torch.relu(b) if relu else b  # (n, F): the output on a zero row
         per_instance = None
         if loss:
@@ -117,7 +117,7 @@ class ToyModel(nn.Module):
                 keep.mul_(flat[at] > 0)
             flat.index_add_(0, at, keep.mul_(entries[1]).neg_())
         elif relu:  # (pre − x)·[pre > 0] in one pass: exactly what ReLU's backward computes
-            d = torch.sub(pre, x, out=buf(1))
+            d = torch.sub(pre, x, out=scratch(1, (n, F, R)) if scratch else None)
             g = torch.ops.aten.threshold_backward.grad_input(d, pre, 0.0, grad_input=d)  # (n, F, R), in place
         else:
             g = pre.sub_(x)

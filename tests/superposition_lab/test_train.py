@@ -189,10 +189,11 @@ def test_reusing_buffers_changes_nothing(monkeypatch: pytest.MonkeyPatch, shards
 
 
 def test_scratch_grows_and_reuses() -> None:
-    s, like = T.Scratch(), torch.zeros(1)
-    a = s(0, 10, like=like)
-    assert s(0, 5, like=like).data_ptr() == a.data_ptr() and s(1, 5, like=like).data_ptr() != a.data_ptr()
-    assert s(0, 20, like=like).numel() == 20
+    s = T.Scratch(torch.zeros(1, dtype=torch.float64))
+    a = s(0, (2, 5))
+    assert a.shape == (2, 5) and a.dtype == torch.float64
+    assert s(0, (5,)).data_ptr() == a.data_ptr() and s(1, (5,)).data_ptr() != a.data_ptr()
+    assert s(0, (4, 5)).numel() == 20
 
 
 def test_shard_plan_balances_rows() -> None:
