@@ -15,7 +15,8 @@ from typing import Any, Callable
 import attrs
 import numpy as np
 
-__all__ = ["Outcome", "Metric", "ExperimentKind", "RunContext", "grid_points", "at_point", "train_config"]
+__all__ = ["Outcome", "Metric", "ExperimentKind", "RunContext", "grid_points", "at_point", "train_config",
+           "save_figure"]
 
 # The optimiser fields every training experiment declares (each kind with defaults of its own).
 TRAIN_FIELDS = ("steps", "batch_size", "lr", "weight_decay", "schedule", "warmup")
@@ -78,3 +79,16 @@ def train_config(config: Any) -> "TrainConfig":
     from superposition_lab.train import TrainConfig
 
     return TrainConfig(**{f: getattr(config, f) for f in TRAIN_FIELDS})
+
+
+def save_figure(fig: Any, out_dir: Path, stem: str, *, dpi: int = 110,
+                rect: tuple[float, float, float, float] | None = None) -> list[Path]:
+    """Lay the figure out (within `rect`, if given), write it to out_dir/<stem>.png and close it;
+    returns the path list a kind's plot function hands to the report."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout(rect=rect)
+    path = out_dir / f"{stem}.png"
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return [path]

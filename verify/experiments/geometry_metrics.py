@@ -18,7 +18,7 @@ import torch
 from analytic import polytopes
 from superposition_lab import metrics as M
 from superposition_lab.geometry import angular_gaps as _gaps_2d
-from verify.experiments import Metric, Outcome
+from verify.experiments import Metric, Outcome, save_figure
 
 __all__ = ["FRACTIONS", "geometry_metrics", "geometry_plots", "plateau_width", "nearest_fraction"]
 
@@ -314,16 +314,6 @@ def _log_x(ax: Any) -> None:
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
 
 
-def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    path = out_dir / f"{stem}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
-
-
 def plot_dstar(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Path]:
     """D* against 1/(1−S) on a log axis with lines at 1 and 1/2 — TMS "Uniform Superposition"."""
     import matplotlib.pyplot as plt
@@ -343,7 +333,7 @@ def plot_dstar(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Path]:
     ax.set_title(f"{stem}: n={c.n_features}, m={c.n_hidden}", fontsize=9)
     if dstar.shape[1] > 1:
         ax.legend(fontsize=7)
-    return _save(fig, out_dir, stem)
+    return save_figure(fig, out_dir, stem)
 
 
 def plot_dimensionality(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Path]:
@@ -368,7 +358,7 @@ def plot_dimensionality(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Pa
     ax.set_ylim(0, 1.1)
     ax.legend(fontsize=7, loc="upper right")
     ax.set_title(f"{stem}: represented features (‖W_i‖ > {M.REPRESENTED_THRESHOLD})", fontsize=9)
-    return _save(fig, out_dir, stem)
+    return save_figure(fig, out_dir, stem)
 
 
 def plot_circle(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Path]:
@@ -398,7 +388,7 @@ def plot_circle(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Path]:
         ax.set_yticks([])
         ax.set_title(", ".join(f"{a}={v:g}" for a, v in o.points[k].items()) or c.model, fontsize=7)
     fig.suptitle(f"{stem.removesuffix('-circle')}: feature directions W_i (m = 2)", fontsize=9)
-    return _save(fig, out_dir, stem)
+    return save_figure(fig, out_dir, stem)
 
 
 def plot_geometry_loss(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Path]:
@@ -432,7 +422,7 @@ def plot_geometry_loss(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Pat
     ax.set_ylim(0.98, min(2.0, float(np.nanmax(rel)) * 1.02))
     ax.legend(fontsize=7)
     ax.set_title(f"{stem}: the two geometries' loss curves", fontsize=9)
-    return _save(fig, out_dir, stem)
+    return save_figure(fig, out_dir, stem)
 
 
 geometry_plots: dict[str, Callable[[Outcome, Any, Path, str], list[Path]]] = {

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from verify.experiments import save_figure
+
 __all__ = ["PHASE_COLORS", "plot_phase_map", "plot_free_optimum"]
 
 PHASE_COLORS = {"not_learned": "#d9d9d9", "dedicated": "#6baed6", "superposition": "#fd8d3c",
@@ -106,11 +108,7 @@ def plot_phase_map(outcome: Any, config: Any, out_dir: Path, stem: str) -> list[
     handles.append(Patch(facecolor="white", edgecolor="0.35", hatch="///", label=f"< {config.margin:g} dec. "
                                                                                   "from a boundary"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    path = out_dir / f"{stem}.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [path]
+    return save_figure(fig, out_dir, stem, dpi=100, rect=(0, 0.07, 1, 1))
 
 
 def plot_free_optimum(outcome: Any, config: Any, out_dir: Path, stem: str) -> list[Path]:
@@ -147,8 +145,4 @@ def plot_free_optimum(outcome: Any, config: Any, out_dir: Path, stem: str) -> li
     axes[1].set_xlabel("density p")
     axes[1].set_ylabel("free optimum / best closed form")
     axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    path = out_dir / f"{stem}.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return [path]
+    return save_figure(fig, out_dir, stem, dpi=100)

@@ -31,7 +31,7 @@ from superposition_lab import sae_metrics as SM
 from superposition_lab.ground_truth import GroundTruth, feature_directions
 from superposition_lab.models import SAES
 from superposition_lab.train import resolve_device, train
-from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, grid_points, train_config
+from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, grid_points, save_figure, train_config
 
 __all__ = ["SAEConfig", "run_sae", "SAE", "sae_metrics", "frontier_fvu"]
 
@@ -465,11 +465,7 @@ def plot_sae(outcome: Outcome, config: SAEConfig, out_dir: Path, stem: str) -> l
     axes[2].xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(im, ax=axes[2], fraction=0.046)
     fig.suptitle(f"{stem}: {config.variant}, n={config.n_features}, m={config.n_dims}, d_sae={config.d_sae}", fontsize=9)
-    fig.tight_layout()
-    path = out_dir / f"{stem}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return save_figure(fig, out_dir, stem)
 
 
 SAE = ExperimentKind(

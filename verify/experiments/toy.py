@@ -27,7 +27,7 @@ from superposition_lab.data import (AnticorrelatedSets, CorrelatedSets, Sampler,
                                     importance_profile)
 from superposition_lab.models import MODELS
 from superposition_lab.train import best_of_restarts, evaluate, resolve_device, train
-from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, grid_points, train_config
+from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, grid_points, save_figure, train_config
 from verify.experiments import geometry_metrics as G
 from verify.spec import converter
 
@@ -243,11 +243,7 @@ def plot_gram(outcome: Outcome, config: ToyConfig, out_dir: Path, stem: str) -> 
     axes[0, 0].set_ylabel("WᵀW")
     axes[1, 0].set_ylabel("b")
     fig.suptitle(f"{stem}: {config.model}, n={config.n_features}, m={config.n_hidden}", fontsize=9)
-    fig.tight_layout()
-    path = out_dir / f"{stem}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return save_figure(fig, out_dir, stem)
 
 
 PLOTS: dict[str, Callable[[Outcome, Any, Path, str], list[Path]]] = {"gram": plot_gram, **G.geometry_plots}
