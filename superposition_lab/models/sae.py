@@ -61,7 +61,7 @@ class SAE(nn.Module):
         self.b_enc = nn.Parameter(torch.full((n_instances, d_sae), float(encoder_bias_init), device=device, dtype=dtype))  # (I, D)
         self.b_dec = nn.Parameter(torch.zeros((n_instances, n_dims), device=device, dtype=dtype))  # (I, H)
         self.register_buffer("steps_since_fired", torch.zeros((n_instances, d_sae), dtype=torch.long, device=device))
-        self.register_buffer("step", torch.zeros((), dtype=torch.long, device=device))
+        self.step = 0  # training steps taken: a Python int, so reading it never waits for a GPU
         # A private generator for the random choices a variant makes during training (resampling):
         # seeded from the caller's, so the model stays reproducible from one seed.
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
@@ -126,8 +126,8 @@ class SAE(nn.Module):
         self.step += 1
         if self._fired is not None:
             self.steps_since_fired = torch.where(self._fired, 0, self.steps_since_fired + 1)
-        if self.dead_window and int(self.step) % self.dead_window == 0:
-            self.dead_history.append((int(self.step), self.dead_mask().float().mean(dim=1).tolist()))
+        if self.dead_window and self.step % self.dead_window == 0:
+            self.dead_history.append((self.step, self.dead_mask().float().mean(dim=1).tolist()))
 
     def dead_mask(self) -> torch.Tensor:
         """Latents that have not fired during the last `dead_window` training steps, (I, D)."""

@@ -53,7 +53,7 @@ class L1SAE(SAE):
     @torch.no_grad()
     def after_step(self) -> None:
         super().after_step()
-        if int(self.step) in self.resample_at:
+        if self.step in self.resample_at:
             self.resample()
 
     @torch.no_grad()
@@ -61,7 +61,7 @@ class L1SAE(SAE):
         """Re-initialise every dead latent from high-loss inputs of the last batch; returns the mask (I, D)."""
         dead = self.dead_mask()  # (I, D)
         counts = dead.sum(dim=1).tolist()
-        self.resampled.append((int(self.step), counts))
+        self.resampled.append((self.step, counts))
         if self._last_x is None or not dead.any():
             return dead
         x, residual = self._last_x, self._last_residual  # (I, B, H) each
