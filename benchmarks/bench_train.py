@@ -46,7 +46,6 @@ sys.path.insert(0, str(ROOT))
 
 from superposition_lab.data import SparseUniform  # noqa: E402
 from superposition_lab.models import MODELS  # noqa: E402
-from superposition_lab import train as T  # noqa: E402
 from superposition_lab.train import TrainConfig, train  # noqa: E402
 
 
@@ -158,8 +157,12 @@ class Ours:
             self.imp = cfg["importance"].to(device)
         else:
             self.model, self.sampler, self.imp = _product_sae(cfg, device, gen)
-    def run(self, steps: int, threads: int = 0) -> None:
-        cfg = TrainConfig(steps=steps, lr=1e-3, schedule="cosine", threads=threads)
+
+    def run(self, steps: int, *, threads: int = 0, prefetch: bool = True, shards: int = 0, scratch: bool = True
+            ) -> None:
+        """`steps` steps with TrainConfig's CPU switches as given (the defaults are the trainer's)."""
+        cfg = TrainConfig(steps=steps, lr=1e-3, schedule="cosine", threads=threads, prefetch=prefetch,
+                          shards=shards, scratch=scratch)
         train(self.model, self.sampler, self.imp, cfg, generator=self.gen)
 
 
@@ -251,17 +254,6 @@ def _with_threads(n: int, fn: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def _without(switch: str, fn: Callable[[], None]) -> Callable[[], None]:
-    """fn with one of the trainer's CPU switches (PREFETCH, SHARDS, SCRATCH) off."""
-    def run() -> None:
-        setattr(T, switch, False)
-        try:
-            fn()
-        finally:
-            setattr(T, switch, True)
-    return run
-
-
 def bench(cfg: dict, steps: int, repeats: int, device: torch.device, ablate: bool = False) -> dict:
     """Seconds per step of each side: median over `repeats` interleaved rounds of steps/repeats steps."""
     base = (NotebookToy if cfg["kind"] == "toy" else NotebookSAE)(cfg, device)
@@ -270,9 +262,9 @@ def bench(cfg: dict, steps: int, repeats: int, device: torch.device, ablate: boo
     base_steps = lambda n=chunk: [base.step(1e-3) for _ in range(n)]  # noqa: E731
     sides: dict[str, Callable[[], None]] = {"ours": lambda: ours.run(chunk)}
     if ablate and device.type == "cpu":
-        sides["ours-no-prefetch"] = _without("PREFETCH", lambda: ours.run(chunk))
-        sides["ours-no-shards"] = _without("SHARDS", lambda: ours.run(chunk))
-        sides["ours-no-scratch"] = _without("SCRATCH", lambda: ours.run(chunk))
+        sides["ours-no-prefetch"] = lambda: ours.run(chunk, prefetch=False)
+        sides["ours-no-shards"] = lambda: ours.run(chunk, shards=1)
+        sides["ours-no-scratch"] = lambda: ours.run(chunk, scratch=False)
         sides["ours@2t"] = lambda: ours.run(chunk, threads=2)
     default_threads = torch.get_num_threads()
     sides[f"base@{default_threads}t"] = base_steps

@@ -12,7 +12,7 @@ from typing import Protocol
 import attrs
 import torch
 
-from superposition_lab.sparse_draw import Block, draw_block, plan_blocks
+from superposition_lab.sparse_draw import DEFAULT_ENTRY_FLOPS, Block, draw_block, plan_blocks
 
 __all__ = ["importance_profile", "Sampler", "SparseUniform"]
 
@@ -53,15 +53,18 @@ class SparseUniform:
     signed: bool = False
     _plans: dict = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
-    def blocks(self, batch_size: int, *, compact: bool = False, n_hidden: int = 1) -> list[Block]:
+    def blocks(self, batch_size: int, *, compact: bool = False,
+               entry_flops: float = DEFAULT_ENTRY_FLOPS) -> list[Block]:
         """The draw plan for this batch size (cached): a list of `sparse_draw.Block`.
 
-        `compact` lets blocks leave out all-zero rows (for a loss that is a mean over the batch).
+        `compact` lets blocks leave out all-zero rows (for a loss that is a mean over the batch);
+        `entry_flops` is the consumer's matmul work per drawn entry, for the cost model
+        (`sparse_draw.CpuCost`).
         """
-        key = (batch_size, compact, n_hidden, id(self.density), self.density._version)
+        key = (batch_size, compact, entry_flops, id(self.density), self.density._version)
         if key not in self._plans:
             self._plans = {k: v for k, v in self._plans.items() if k[3:] == key[3:]}  # density changed: drop
-            self._plans[key] = plan_blocks(self.density, batch_size, compact=compact, n_hidden=n_hidden)
+            self._plans[key] = plan_blocks(self.density, batch_size, compact=compact, entry_flops=entry_flops)
         return self._plans[key]
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:

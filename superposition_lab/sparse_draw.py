@@ -30,17 +30,73 @@ import bisect
 import math
 from typing import Callable
 
+import attrs
 import torch
 
-__all__ = ["Block", "Entries", "plan_blocks", "draw_block", "draw_block_entries"]
+__all__ = ["CpuCost", "CPU_COST", "step_flops", "fused_entry_flops", "Block", "Entries", "plan_blocks",
+           "draw_block", "draw_block_entries"]
 
 TAIL = 1e-9  # a cap covers the count of active entries / rows except with this probability
-# Rough single-thread CPU costs in ns, measured on a 2-core EPYC: a float32 random number, one
-# elementwise pass over one element, the extra per-gap work of skip (log, cumsum, scatter, …),
-# one FLOP of a small batched matmul, and the fixed cost of one more block (~25 torch calls).
-_NS_RANDOM, _NS_PASS, _NS_GAP, _NS_FLOP, _NS_BLOCK = 2.8, 0.3, 4.0, 0.025, 150_000.0
-_STEP_PASSES = 12  # elementwise passes of a training step over each drawn entry
 _CAP_RATIO = 1.1  # caps are rounded up to a geometric ladder, so few distinct block sizes exist
+
+
+# ------------------------------------------------------------------------------------------ the CPU cost model
+@attrs.frozen
+class CpuCost:
+    """The lab's one CPU cost model: what the pieces of a training step cost on one thread, and how
+    much matmul work earns a step more threads. It makes every speed choice of the trainer: the
+    draw method of each block (`plan_blocks`), a step's intra-op threads and a fused step's compute
+    shards (`superposition_lab.fast_step`). Those are choices between exact ways of computing the
+    same thing, never what is computed.
+
+    Where the numbers come from: single-thread float32 timings on the 2-core AMD EPYC the lab was
+    developed on (torch 2.x); `benchmarks/bench_train.py` measures the trainer they tune. They are
+    documented defaults, deliberately not calibrated at run time: a plan decides *which* random
+    numbers a seed's batches are made of (a skip block draws gaps where a dense block draws one
+    uniform per entry), so a per-machine calibration would make a seed's results depend on the
+    machine. Any values give the same distribution of batches; shard counts give bit-identical
+    results, and thread counts (which may change float summation order) depend only on the sizes
+    of a run. On another CPU the defaults are only less well tuned.
+    """
+
+    random_ns: float = 2.8  # one float32 random number (torch's CPU generator is serial)
+    pass_ns: float = 0.3  # one elementwise pass over one element
+    gap_ns: float = 4.0  # the extra work of skip per gap (log, cumsum, scatter, …)
+    flop_ns: float = 0.025  # one FLOP of a small batched matmul
+    block_ns: float = 150_000.0  # the fixed cost of one more block (~25 torch calls)
+    step_passes: int = 12  # elementwise passes of a training step over each drawn entry
+    flops_per_thread: float = 2.5e9  # a step with less matmul work runs on one intra-op thread
+    flops_per_shard: float = 1e9  # a fused step on one thread gets one compute thread per this much work
+
+    def entry_ns(self, entry_flops: float) -> float:
+        """What a training step spends on each drawn entry: its elementwise passes and matmul FLOPs."""
+        return self.step_passes * self.pass_ns + entry_flops * self.flop_ns
+
+    def intra_op_threads(self, step_flops: float, most: int) -> int:
+        """Intra-op threads for a step of `step_flops`: one below flops_per_thread, else one per
+        flops_per_thread, at most `most`."""
+        return 1 if step_flops < self.flops_per_thread else min(most, math.ceil(step_flops / self.flops_per_thread))
+
+    def shards(self, step_flops: float, cores: int) -> int:
+        """How many threads a single-threaded fused step is split over: one per flops_per_shard, at most `cores`."""
+        return min(cores, int(step_flops // self.flops_per_shard))
+
+
+CPU_COST = CpuCost()
+
+
+def step_flops(n_params: int, batch_size: int) -> float:
+    """Matmul FLOPs of an autograd training step: 6 per parameter and sample (2 forward, 4 backward)."""
+    return 6.0 * batch_size * n_params
+
+
+def fused_entry_flops(n_hidden: int) -> float:
+    """Matmul FLOPs per drawn entry x_f of the tied toy models' fused step: five matmuls of 2·H
+    (h = Wx, x' = Wᵀh, ∂L/∂h and ∂L/∂W through both uses of W), so 10·I·B·H·F per step."""
+    return 10.0 * n_hidden
+
+
+DEFAULT_ENTRY_FLOPS = fused_entry_flops(1)  # the consumer `plan_blocks` assumes unless told: a 1-hidden-unit step
 
 
 class Block:
@@ -92,8 +148,8 @@ def _ladder(cap: int, limit: int) -> int:
     return min(limit, math.ceil(8 * _CAP_RATIO ** max(0.0, math.ceil(math.log(max(cap, 8) / 8, _CAP_RATIO) - 1e-9))))
 
 
-def _split(caps: list[int], unit_cost: Callable[[int], float]) -> list[tuple[int, int]]:
-    """Cut instances sorted by cap into consecutive groups, minimising Σ (block cost + n · unit_cost(group's cap)).
+def _split(caps: list[int], unit_cost: Callable[[int], float], block_ns: float) -> list[tuple[int, int]]:
+    """Cut instances sorted by cap into consecutive groups, minimising Σ (block_ns + n · unit_cost(group's cap)).
 
     Returns (start, stop) ranges over the sorted list; a dynamic programme over the distinct caps.
     """
@@ -103,7 +159,7 @@ def _split(caps: list[int], unit_cost: Callable[[int], float]) -> list[tuple[int
     for k in range(1, len(distinct) + 1):
         for j in range(k):
             n = ends[k - 1] - (ends[j - 1] if j else 0)
-            cost = best[j] + _NS_BLOCK + n * unit_cost(distinct[k - 1])
+            cost = best[j] + block_ns + n * unit_cost(distinct[k - 1])
             if cost < best[k]:
                 best[k], cut[k] = cost, j
     groups, k = [], len(distinct)
@@ -113,12 +169,13 @@ def _split(caps: list[int], unit_cost: Callable[[int], float]) -> list[tuple[int
     return groups[::-1]
 
 
-def plan_blocks(density: torch.Tensor, batch_size: int, *, compact: bool, n_hidden: int = 1,
-                tail: float = TAIL) -> list[Block]:
+def plan_blocks(density: torch.Tensor, batch_size: int, *, compact: bool,
+                entry_flops: float = DEFAULT_ENTRY_FLOPS, tail: float = TAIL, cost: CpuCost = CPU_COST) -> list[Block]:
     """Split the instances of `density` (I, F) into blocks and pick each block's draw method.
 
     `compact` allows the rows method (only for a consumer that treats the batch as a multiset);
-    `n_hidden` sizes the matmul work per drawn entry in the cost model.
+    `entry_flops` is the consumer's matmul work per drawn entry (e.g. `fused_entry_flops`), which
+    `cost` weighs against the cost of each draw method.
     """
     n_inst, F = density.shape
     B, every = batch_size, list(range(density.shape[0]))
@@ -127,11 +184,11 @@ def plan_blocks(density: torch.Tensor, batch_size: int, *, compact: bool, n_hidd
     p = density.detach().double().cpu()
     gaps_i = (_binomial_cap(B, p, tail) + 1).max(dim=1).values.long().tolist()  # K-th gap passes the end
     rows_i = _binomial_cap(B, 1.0 - torch.prod(1.0 - p, dim=1), tail).long().clamp_min(1).tolist()
-    step = _STEP_PASSES * _NS_PASS + 10 * n_hidden * _NS_FLOP  # per drawn entry
+    step, rnd, pas = cost.entry_ns(entry_flops), cost.random_ns, cost.pass_ns  # per drawn entry
     unit = {  # ns per instance and step, by method and cap
-        "dense": lambda _: F * B * (_NS_RANDOM + 3 * _NS_PASS + step),
-        "skip": lambda k: F * k * (2 * _NS_RANDOM + _NS_GAP) + F * B * (_NS_PASS + step),
-        "rows": lambda r: r * (_NS_RANDOM + F * (_NS_RANDOM + 10 * _NS_PASS + step)),
+        "dense": lambda _: F * B * (rnd + 3 * pas + step),
+        "skip": lambda k: F * k * (2 * rnd + cost.gap_ns) + F * B * (pas + step),
+        "rows": lambda r: r * (rnd + F * (rnd + 10 * pas + step)),
     }
     own_cap = {"dense": [B] * n_inst, "skip": [_ladder(k, B + 1) for k in gaps_i],
                "rows": [_ladder(r, B) for r in rows_i]}
@@ -141,7 +198,7 @@ def plan_blocks(density: torch.Tensor, batch_size: int, *, compact: bool, n_hidd
     for method in methods:
         members = sorted((own_cap[method][i], i) for i in every if choice[i] == method)
         caps = [c for c, _ in members]
-        for start, stop in (_split(caps, unit[method]) if members else []):
+        for start, stop in (_split(caps, unit[method], cost.block_ns) if members else []):
             inst = sorted(i for _, i in members[start:stop])
             cap = caps[stop - 1]
             blocks.append(Block(inst, method, cap if method == "rows" else B, cap if method == "skip" else 0,

@@ -90,7 +90,7 @@ class ToyModel(nn.Module):
         (positions ≥ x.numel() are padding). Then g = ReLU(pre) − x·[pre > 0] is formed in place
         with x subtracted only where it is nonzero, which saves two passes over (n, F, R).
 
-        `scratch(slot, shape)` (optional, e.g. `train.Scratch`) returns a reusable tensor of that shape;
+        `scratch(slot, shape)` (optional, e.g. `fast_step.Scratch`) returns a reusable tensor of that shape;
         the two (n, F, R) intermediates are written there instead of into fresh memory (a fresh
         multi-MB tensor is new pages from the OS every step: ~15% of a 400→30 step on one core).
         """

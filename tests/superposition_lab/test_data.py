@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from superposition_lab.data import SparseUniform
-from superposition_lab.sparse_draw import Block, draw_block, plan_blocks
+from superposition_lab.sparse_draw import DEFAULT_ENTRY_FLOPS, Block, draw_block, fused_entry_flops, plan_blocks
 
 DENSITY = torch.tensor([[0.01, 0.3, 0.0, 1.0, 0.05], [0.5, 0.5, 0.02, 0.2, 0.9]])  # (I=2, F=5)
 
@@ -112,10 +112,12 @@ def test_plan_changes_with_the_density() -> None:
 
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12), st.integers(1, 4), st.sampled_from([1, 7, 256, 1024]),
-       st.booleans())
-def test_a_plan_covers_every_instance_once(densities: list[float], n_features: int, batch: int, compact: bool) -> None:
+       st.booleans(), st.sampled_from([DEFAULT_ENTRY_FLOPS, fused_entry_flops(30)]))
+def test_a_plan_covers_every_instance_once(densities: list[float], n_features: int, batch: int, compact: bool,
+                                          entry_flops: float) -> None:
+    """Whatever the cost model picks for a consumer, every instance is drawn exactly once, correctly."""
     density = torch.tensor(densities)[:, None].expand(-1, n_features).contiguous()
-    blocks = plan_blocks(density, batch, compact=compact)
+    blocks = plan_blocks(density, batch, compact=compact, entry_flops=entry_flops)
     seen = torch.cat([torch.arange(len(densities))[b.index] for b in blocks])
     assert sorted(seen.tolist()) == list(range(len(densities)))
     assert compact or all(b.method != "rows" for b in blocks)

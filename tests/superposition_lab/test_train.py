@@ -1,6 +1,7 @@
 """The trainer: hand-written gradients ≡ autograd, fused path ≡ generic path in distribution,
-CPU determinism, divergence detection, schedules, thread handling. No timings asserted here
-(speed is measured by benchmarks/bench_train.py)."""
+CPU determinism, divergence detection, schedules, thread handling. The CPU switches (drawing
+thread, shards, reused buffers) are tested in test_fast_step.py. No timings asserted here (speed
+is measured by benchmarks/bench_train.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from hypothesis import strategies as st
 
 from superposition_lab.data import SparseUniform
 from superposition_lab.models import MODELS
-from superposition_lab import train as T
 from superposition_lab.models.toy import ReLUOutputToy
 from superposition_lab.train import (TrainConfig, TrainingDiverged, best_of_restarts, evaluate, lr_factor,
                                      train)
@@ -123,86 +123,6 @@ def test_cpu_training_is_bit_identical_for_a_seed() -> None:
             train(model, wrap(sampler), imp, TrainConfig(steps=150, lr=0.01), generator=g)
             runs.append((model.W.detach().clone(), model.b.detach().clone()))
         assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
-
-
-@pytest.mark.parametrize("wrap", [lambda s: s, PlainSampler], ids=["fused", "generic"])
-def test_drawing_on_a_second_thread_changes_nothing(monkeypatch: pytest.MonkeyPatch, wrap) -> None:
-    runs = []
-    for prefetch in (True, False):
-        monkeypatch.setattr(T, "PREFETCH", prefetch)
-        model, sampler, imp, g = _setup()
-        sampler = wrap(sampler)
-        train(model, sampler, imp, TrainConfig(steps=60, lr=0.01), generator=g)
-        loss = evaluate(model, sampler, imp, 3 * 8192 + 100, generator=torch.Generator().manual_seed(1))
-        runs.append((model.W.detach().clone(), loss))
-    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
-
-
-def test_an_sae_trains_the_same_with_or_without_the_drawing_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The generic path with a model that keeps state between steps (dead-latent counts, its own
-    resampling generator) and data drawn on the second thread."""
-    from superposition_lab.ground_truth import GroundTruth, feature_directions
-    from superposition_lab.models.sae_l1 import L1SAE
-
-    runs = []
-    for prefetch in (True, False):
-        monkeypatch.setattr(T, "PREFETCH", prefetch)
-        g = torch.Generator().manual_seed(2)
-        data = GroundTruth(feature_directions(2, 4, 8, generator=g), torch.full((2, 8), 0.1))
-        model = L1SAE(2, 4, 8, generator=g, penalty=0.05, resample_at=(20,), dead_window=10)
-        train(model, data, torch.ones(2, 4), TrainConfig(steps=40, lr=0.01, batch_size=256), generator=g)
-        runs.append([p.detach().clone() for p in model.parameters()] + [model.steps_since_fired.clone()])
-    assert all(torch.equal(a, b) for a, b in zip(*runs))
-
-
-def _switch_runs(monkeypatch: pytest.MonkeyPatch, switch: str) -> list[tuple[torch.Tensor, ...]]:
-    """Train a 40→4 model over 12 densities (dense and skip blocks) with a trainer switch on, then
-    off; steps are split into shards even at this size. Returns (W, b, evaluated loss) per run."""
-    monkeypatch.setattr(T, "SHARD_FLOPS", 1e5)
-    density = torch.logspace(-2.3, 0, 12)[:, None].expand(12, 40).contiguous()
-    runs = []
-    for on in (True, False):
-        monkeypatch.setattr(T, switch, on)
-        g = torch.Generator().manual_seed(0)
-        model, sampler, imp = MODELS["relu_output"](12, 40, 4, generator=g), SparseUniform(density), torch.ones(12, 40)
-        train(model, sampler, imp, TrainConfig(steps=30, lr=0.01), generator=g)
-        loss = evaluate(model, sampler, imp, 2 * 8192 + 7, generator=torch.Generator().manual_seed(1))
-        runs.append((model.W.detach().clone(), model.b.detach().clone(), loss))
-    assert {"dense", "skip"} <= {b.method for b in sampler.blocks(1024, compact=True, n_hidden=4)}
-    return runs
-
-
-def test_splitting_a_step_over_threads_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Shards of instances computed on worker threads (skip blocks cut mid-block) give bit-identical
-    parameters and evaluations."""
-    runs = _switch_runs(monkeypatch, "SHARDS")
-    assert all(torch.equal(a, b) for a, b in zip(*runs))
-
-
-@pytest.mark.parametrize("shards", [True, False])
-def test_reusing_buffers_changes_nothing(monkeypatch: pytest.MonkeyPatch, shards: bool) -> None:
-    """The fused step's intermediates written into reused buffers (per thread, grown when a step
-    needs more) give bit-identical parameters, sharded or not."""
-    monkeypatch.setattr(T, "SHARDS", shards)
-    runs = _switch_runs(monkeypatch, "SCRATCH")
-    assert all(torch.equal(a, b) for a, b in zip(*runs))
-
-
-def test_scratch_grows_and_reuses() -> None:
-    s = T.Scratch(torch.zeros(1, dtype=torch.float64))
-    a = s(0, (2, 5))
-    assert a.shape == (2, 5) and a.dtype == torch.float64
-    assert s(0, (5,)).data_ptr() == a.data_ptr() and s(1, (5,)).data_ptr() != a.data_ptr()
-    assert s(0, (4, 5)).numel() == 20
-
-
-def test_shard_plan_balances_rows() -> None:
-    from superposition_lab.sparse_draw import Block
-
-    density = torch.full((10, 3), 0.5)
-    blocks = [Block(list(range(0, 4)), "dense", 100, 0, density, 100), Block(list(range(4, 10)), "rows", 50, 0, density, 100)]
-    shards = T._shard_plan(blocks, 2)  # work 4·100 + 6·50 = 700: about 350 each
-    assert shards == [[(0, 0, 3)], [(0, 3, 4), (1, 0, 6)]]
 
 
 def test_fused_and_generic_paths_reach_the_same_losses() -> None:
