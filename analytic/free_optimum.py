@@ -77,10 +77,10 @@ class FreeOptimum:
     start: str
 
 
-_PRUNE = 1e-2  # a feature with ‖W_i‖ below this is switched off exactly (see minimise_expected_loss)
+_OFF_NORM = 1e-2  # a feature with ‖W_i‖ below this is switched off exactly (see minimise_expected_loss)
 
 
-def _put(x: Array, mask: Array, values: Array) -> Array:
+def _with_values(x: Array, mask: Array, values: Array) -> Array:
     out = x.copy()
     out[mask] = values
     return out
@@ -105,25 +105,25 @@ def minimise_expected_loss(starts: Mapping[str, tuple[Array, Array]], imp: Array
     def unpack(x: Array) -> tuple[Array, Array]:
         return x[: m * n].reshape(m, n), x[m * n:]
 
-    def f(x: Array) -> float:
+    def loss_at(x: Array) -> float:
         return exact_loss(*unpack(x), imp, p, model)
 
     def descend(x: Array, free: Array) -> Array:  # L-BFGS-B over x[free], the rest held fixed
-        def g(y: Array) -> float:
-            return f(_put(x, free, y))
-        res = optimize.minimize(g, x[free], method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-9})
-        return _put(x, free, res.x)
+        def loss_of_free(y: Array) -> float:
+            return loss_at(_with_values(x, free, y))
+        res = optimize.minimize(loss_of_free, x[free], method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-9})
+        return _with_values(x, free, res.x)
 
     best = None
     for name, (W0, b0) in starts.items():
         x0 = np.concatenate([W0.ravel(), b0])
         x = descend(x0, np.ones_like(x0, dtype=bool))
-        off = np.linalg.norm(unpack(x)[0], axis=0) < _PRUNE  # (F,)
+        off = np.linalg.norm(unpack(x)[0], axis=0) < _OFF_NORM  # (F,)
         if off.any():
             pinned = np.concatenate([np.broadcast_to(off, (m, n)).ravel(), np.zeros(n, dtype=bool)])
             x = descend(np.where(pinned, 0.0, x), ~pinned)
         for cand in (x0, x):
-            loss = f(cand)
+            loss = loss_at(cand)
             if best is None or loss < best[0]:
                 best = (loss, cand, name)
     loss, x, name = best

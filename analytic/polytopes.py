@@ -33,7 +33,8 @@ __all__ = ["Polytope", "KNOWN", "configuration", "expected_dimensionality", "mat
            "regular_polygon", "square_antiprism", "tegum_product", "dimensionality", "project_out",
            "simplex_dimensionality", "simplex_cosine"]
 
-_EPS = 1e-12  # a column with ‖W_i‖² ≤ _EPS counts as "not learned" (D_i = 0), as in metrics.py
+# a column with ‖W_i‖² ≤ this counts as "not learned" (D_i = 0), as in superposition_lab/metrics.py
+_UNLEARNED_NORM_SQ = 1e-12
 
 
 @attrs.frozen
@@ -170,7 +171,7 @@ def dimensionality(W: np.ndarray) -> np.ndarray:
         raise ValueError(f"W must be (..., m, k), got shape {W.shape}")
     norms_sq = np.einsum("...mi,...mi->...i", W, W)  # (..., k)
     gram = np.einsum("...mi,...mj->...ij", W, W)  # (..., k, k): W_i·W_j
-    alive = norms_sq > _EPS
+    alive = norms_sq > _UNLEARNED_NORM_SQ
     # Σ_j (Ŵ_i·W_j)² = Σ_j (W_i·W_j)² / ‖W_i‖²
     denom = (gram**2).sum(axis=-1) / np.where(alive, norms_sq, 1.0)
     return np.where(alive, norms_sq / np.where(alive, denom, 1.0), 0.0)

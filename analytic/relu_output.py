@@ -21,6 +21,7 @@ so this is for small n (the phase-diagram and property-test sizes).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -29,30 +30,38 @@ import numpy as np
 __all__ = ["expected_loss", "pattern_terms", "pattern_loss", "MAX_FEATURES"]
 
 MAX_FEATURES = 12
-# Coefficients below _SMALL are replaced by their mean (error O(a²)); the cross moment divides by
-# a_i², so below _SMALL_CROSS it uses its first-order expansion instead (error O(a_i²) ≈ 1e-8,
+# Coefficients below _TINY_COEFF are replaced by their mean (error O(a²)); the cross moment divides by
+# a_i², so below _TINY_CROSS_COEFF it uses its first-order expansion instead (error O(a_i²) ≈ 1e-8,
 # where the exact formula would lose ~eps/a_i² to cancellation).
-_SMALL = 1e-6
-_SMALL_CROSS = 1e-4
+_TINY_COEFF = 1e-6
+_TINY_CROSS_COEFF = 1e-4
 
 
-def _pos_power(x: np.ndarray, e: int) -> np.ndarray:
+def _positive_power(x: np.ndarray, e: int) -> np.ndarray:
     """(x)₊^e elementwise, with (x)₊^0 = 1[x > 0]."""
     return np.where(x > 0, np.abs(x) ** e, 0.0)
 
 
-def _pos_moment(c: float, a: np.ndarray, q: int) -> float:
+@functools.lru_cache(maxsize=None)
+def _corners(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 2^k corners T ⊆ [k] of the unit cube as 0/1 rows (2^k, k) and their signs (−1)^(k−|T|)."""
+    masks = np.array(list(itertools.product((0, 1), repeat=k)), dtype=float)
+    signs = (-1.0) ** (k - masks.sum(axis=1))
+    masks.flags.writeable = signs.flags.writeable = False  # shared by every call: read-only
+    return masks, signs
+
+
+def _positive_part_moment(c: float, a: np.ndarray, q: int) -> float:
     """E[(c + Σ_j a_j u_j)₊^q] for independent u_j ~ U[0, 1], exactly (divided differences)."""
     a = np.asarray(a, dtype=float)
-    tiny = np.abs(a) < _SMALL
+    tiny = np.abs(a) < _TINY_COEFF
     c = c + 0.5 * float(a[tiny].sum())
     a = a[~tiny]
     k = a.size
     if k == 0:
-        return float(_pos_power(np.asarray(c), q))
-    masks = np.array(list(itertools.product((0, 1), repeat=k)), dtype=float)  # (2^k, k)
-    signs = (-1.0) ** (k - masks.sum(axis=1))
-    corners = _pos_power(c + masks @ a, q + k)
+        return float(_positive_power(np.asarray(c), q))
+    masks, signs = _corners(k)
+    corners = _positive_power(c + masks @ a, q + k)
     scale = math.factorial(q) / math.factorial(q + k) / float(np.prod(a))
     return float(scale * (signs @ corners))
 
@@ -63,11 +72,11 @@ def _cross_moment(c: float, a_rest: np.ndarray, a_i: float) -> float:
     With R = c + Σ_j a_rest_j u_j, integrating by parts in u_i:
     ∫₀¹ u (R + a u)₊ du = (R + a)₊² / (2a) − [(R + a)₊³ − R₊³] / (6a²).
     """
-    if abs(a_i) < _SMALL_CROSS:
+    if abs(a_i) < _TINY_CROSS_COEFF:
         # first order in a_i: ½ E[R₊] + a_i/3 · P(R > 0)
-        return 0.5 * _pos_moment(c, a_rest, 1) + a_i / 3.0 * _pos_moment(c, a_rest, 0)
-    first = _pos_moment(c + a_i, a_rest, 2) / (2.0 * a_i)
-    second = (_pos_moment(c + a_i, a_rest, 3) - _pos_moment(c, a_rest, 3)) / (6.0 * a_i**2)
+        return 0.5 * _positive_part_moment(c, a_rest, 1) + a_i / 3.0 * _positive_part_moment(c, a_rest, 0)
+    first = _positive_part_moment(c + a_i, a_rest, 2) / (2.0 * a_i)
+    second = (_positive_part_moment(c + a_i, a_rest, 3) - _positive_part_moment(c, a_rest, 3)) / (6.0 * a_i**2)
     return first - second
 
 
@@ -77,7 +86,7 @@ def _pattern_loss(G: np.ndarray, b: np.ndarray, importance: np.ndarray, active: 
     act = list(active)
     for i in range(b.size):
         a = G[i, act]
-        relu_sq = _pos_moment(b[i], a, 2)  # E[ReLU(z_i)²]
+        relu_sq = _positive_part_moment(b[i], a, 2)  # E[ReLU(z_i)²]
         if i in active:
             pos = act.index(i)
             cross = _cross_moment(b[i], np.delete(a, pos), a[pos])  # E[u_i ReLU(z_i)]

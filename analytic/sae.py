@@ -1,10 +1,10 @@
 """Closed forms for L1 sparse autoencoders on known toy data: soft thresholding and shrinkage.
 
-Sources: the SAE overview (seeds/003, "Shrinkage": the L1 penalty makes standard SAEs
-systematically underestimate feature activations); Rajamanoharan et al. 2024, "Improving
-Dictionary Learning with Gated Sparse Autoencoders" (arXiv:2404.16014), which measures shrinkage by
-the relative reconstruction bias γ = E‖x̂‖² / E[x·x̂] (γ < 1: the SAE under-reconstructs); Wright &
-Sharkey 2024, "Addressing Feature Suppression in SAEs", on the same effect.
+Sources: Rajamanoharan et al. 2024, "Improving Dictionary Learning with Gated Sparse Autoencoders"
+(arXiv:2404.16014), on shrinkage — the L1 penalty makes standard SAEs systematically underestimate
+feature activations — which it measures by the relative reconstruction bias γ = E‖x̂‖² / E[x·x̂]
+(γ < 1: the SAE under-reconstructs); Wright & Sharkey 2024, "Addressing Feature Suppression in
+SAEs", on the same effect.
 
 Convention of this project. Per sample the L1 SAE loss is ‖x − x̂‖² + λ‖f‖₁ (squared error summed
 over dims, NOT halved), with f = ReLU(W_enc(x − b_dec) + b_enc), x̂ = W_dec f + b_dec and unit-norm
@@ -157,7 +157,7 @@ def l1_expected_loss(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0,
 
 # ---------------------------------------------------------------- with a learned decoder bias
 
-def _bias_one(lam: float, density: float, lo: float, hi: float) -> float:
+def _decoder_bias_scalar(lam: float, density: float, lo: float, hi: float) -> float:
     """The optimal per-feature decoder-bias component c* for one λ (see the module docstring)."""
     p, t, L = density, lam / 2.0, hi - lo
     if p <= 0.0:
@@ -177,10 +177,10 @@ def l1_decoder_bias(lam: float | np.ndarray, density: float, lo: float = 0.0, hi
     _threshold(lam, lo, hi)
     if not 0.0 <= density <= 1.0:
         raise ValueError(f"density must lie in [0, 1], got {density}")
-    return np.vectorize(lambda x: _bias_one(float(x), density, lo, hi), otypes=[float])(lam)
+    return np.vectorize(lambda x: _decoder_bias_scalar(float(x), density, lo, hi), otypes=[float])(lam)
 
 
-def _biased(lam: float | np.ndarray, density: float, lo: float, hi: float):
+def _shifted_threshold(lam: float | np.ndarray, density: float, lo: float, hi: float):
     """(c, t, shifted threshold t' = c + t, u' = clip(t', lo, hi)) for the code f = (a − t')₊."""
     c = l1_decoder_bias(lam, density, lo, hi)
     t = np.asarray(lam, dtype=float) / 2.0
@@ -195,8 +195,10 @@ def l1_gamma_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0
         γ = [(1 − p) c² + p (c² + 2c E f + E f²)] / [p (c E a + E[a f])].
     """
     p = density
-    c, _, t2, u2 = _biased(lam, density, lo, hi)
-    Ef, Ef2, Eaf = _code_mean(t2, u2, lo, hi), _code_sq(t2, u2, lo, hi), _code_times_a(t2, u2, lo, hi)
+    c, _, t_shifted, u_shifted = _shifted_threshold(lam, density, lo, hi)
+    Ef = _code_mean(t_shifted, u_shifted, lo, hi)
+    Ef2 = _code_sq(t_shifted, u_shifted, lo, hi)
+    Eaf = _code_times_a(t_shifted, u_shifted, lo, hi)
     num = (1.0 - p) * c**2 + p * (c**2 + 2.0 * c * Ef + Ef2)
     den = p * (c * (lo + hi) / 2.0 + Eaf)
     return num / den
@@ -205,21 +207,22 @@ def l1_gamma_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0
 def l1_expected_l0_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0,
                                 hi: float = 1.0) -> np.ndarray:
     """Expected L0 per feature = p · P(a > c + λ/2)."""
-    _, _, _, u2 = _biased(lam, density, lo, hi)
-    return density * (hi - u2) / (hi - lo)
+    _, _, _, u_shifted = _shifted_threshold(lam, density, lo, hi)
+    return density * (hi - u_shifted) / (hi - lo)
 
 
 def l1_expected_mse_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0,
                                  hi: float = 1.0) -> np.ndarray:
     """Expected ‖x − x̂‖² per feature = (1 − p) c² + p E[min(a − c, λ/2)²]."""
     p = density
-    c, t, _, u2 = _biased(lam, density, lo, hi)
-    on = ((u2 - c) ** 3 - (lo - c) ** 3) / 3.0 + t**2 * (hi - u2)
+    c, t, _, u_shifted = _shifted_threshold(lam, density, lo, hi)
+    on = ((u_shifted - c) ** 3 - (lo - c) ** 3) / 3.0 + t**2 * (hi - u_shifted)
     return (1.0 - p) * c**2 + p * on / (hi - lo)
 
 
 def l1_expected_loss_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0,
                                   hi: float = 1.0) -> np.ndarray:
     """Expected SAE loss per feature at the optimum: MSE + λ p E[(a − c − λ/2)₊]."""
-    _, t, t2, u2 = _biased(lam, density, lo, hi)
-    return l1_expected_mse_learned_bias(lam, density, lo, hi) + density * 2.0 * t * _code_mean(t2, u2, lo, hi)
+    _, t, t_shifted, u_shifted = _shifted_threshold(lam, density, lo, hi)
+    penalty = density * 2.0 * t * _code_mean(t_shifted, u_shifted, lo, hi)  # λ p E[f]
+    return l1_expected_mse_learned_bias(lam, density, lo, hi) + penalty

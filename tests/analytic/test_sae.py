@@ -44,7 +44,9 @@ def mean_se(v: np.ndarray) -> float:
 @SETTINGS
 @given(a=st.floats(-1.0, 3.0), lam=lams)
 def test_code_minimises_the_per_sample_loss(a, lam):
-    loss = lambda f: (a - f) ** 2 + lam * f  # noqa: E731
+    def loss(f):
+        return (a - f) ** 2 + lam * f
+
     res = minimize_scalar(loss, bounds=(0.0, max(a, 0.0) + 1.0), method="bounded",
                           options={"xatol": 1e-10})
     f = float(sae.l1_optimal_code(a, lam))
@@ -82,7 +84,9 @@ def integrate(g, lo: float, hi: float, kink: float | None = None) -> float:
 def test_closed_forms_match_numeric_integration(lam, r):
     lo, hi = r
     t = lam / 2
-    f = lambda a: max(a - t, 0.0)  # noqa: E731
+    def f(a):
+        return max(a - t, 0.0)
+
     l0 = integrate(lambda a: float(a > t), lo, hi, t)
     mse = integrate(lambda a: (a - f(a)) ** 2, lo, hi, t)
     loss = integrate(lambda a: (a - f(a)) ** 2 + lam * f(a), lo, hi, t)
@@ -199,7 +203,9 @@ def test_many_orthogonal_features_factorise():
 def per_feature_objective(c: float, lam: float, p: float, lo: float, hi: float) -> float:
     """(1 − p)c² + p E[ℓ(a − c)] with ℓ(a') = min_f (a' − f)² + λ f, by quadrature."""
     t = lam / 2
-    ell = lambda a: (a - c) ** 2 if a - c < t else lam * (a - c) - t**2  # noqa: E731
+    def ell(a):  # ℓ(a − c)
+        return (a - c) ** 2 if a - c < t else lam * (a - c) - t**2
+
     return (1 - p) * c**2 + p * integrate(ell, lo, hi, c + t)
 
 
