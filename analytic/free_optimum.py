@@ -38,7 +38,7 @@ __all__ = ["MODELS", "exact_loss", "linear_expected_loss", "FreeOptimum", "minim
            "one_sided_slopes"]
 
 Array = np.ndarray
-LossFn = Callable[[float, float], Mapping[str, float]]
+LossFn = Callable[[float | Array, float | Array], Mapping[str, float | Array]]  # (r, p) → {phase: loss}
 
 
 # 1) the exact expected loss of a model with given (W, b) ----------------------------------------
@@ -87,7 +87,7 @@ def _with_values(x: Array, mask: Array, values: Array) -> Array:
 
 
 def minimise_expected_loss(starts: Mapping[str, tuple[Array, Array]], imp: Array, p: float,
-                           classify_fn: Callable[..., str], restarts: int, seed: int,
+                           classify_fn: Callable[..., str | Array], restarts: int, seed: int,
                            model: str = "relu_output") -> FreeOptimum:
     """Multi-start L-BFGS-B on the exact expected loss over (W, b).
 
@@ -114,7 +114,7 @@ def minimise_expected_loss(starts: Mapping[str, tuple[Array, Array]], imp: Array
         res = optimize.minimize(loss_of_free, x[free], method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-9})
         return _with_values(x, free, res.x)
 
-    best = None
+    best: tuple[float, Array, str] | None = None
     for name, (W0, b0) in starts.items():
         x0 = np.concatenate([W0.ravel(), b0])
         x = descend(x0, np.ones_like(x0, dtype=bool))
@@ -126,9 +126,12 @@ def minimise_expected_loss(starts: Mapping[str, tuple[Array, Array]], imp: Array
             loss = loss_at(cand)
             if best is None or loss < best[0]:
                 best = (loss, cand, name)
+    assert best is not None  # there is at least one start
     loss, x, name = best
     W, b = unpack(x)
-    return FreeOptimum(float(loss), W, b, classify_fn(W, b), name)
+    phase = classify_fn(W, b)
+    assert isinstance(phase, str)  # one W: one phase name
+    return FreeOptimum(float(loss), W, b, phase, name)
 
 
 # 3) where the free map differs from the closed-form map ----------------------------------------

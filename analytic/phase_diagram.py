@@ -24,8 +24,16 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize
 
-from analytic.free_optimum import (Array, FreeBoundary, FreeOptimum, LossFn, PhaseDisagreement,
-                                   find_free_boundary, find_map_difference, minimise_expected_loss)
+from analytic.free_optimum import (
+    Array,
+    FreeBoundary,
+    FreeOptimum,
+    LossFn,
+    PhaseDisagreement,
+    find_free_boundary,
+    find_map_difference,
+    minimise_expected_loss,
+)
 
 __all__ = ["OTHER", "Boundary", "SlopeJump", "checked_grid", "unwrap_scalars", "winner",
            "find_crossing", "find_boundaries", "jump_at", "phase_changes_near", "PhaseDiagram"]
@@ -52,6 +60,13 @@ def winner(table: Mapping[str, float | Array], phases: tuple[str, ...]) -> str |
     stacked = np.stack([np.asarray(table[k], dtype=float) for k in phases], axis=-1)
     names = np.asarray(phases)[np.argmin(stacked, axis=-1)]
     return str(names) if names.ndim == 0 else names
+
+
+def _winner_at(table: Mapping[str, float | Array], phases: tuple[str, ...]) -> str:
+    """`winner` of the losses at one point (r, p)."""
+    name = winner(table, phases)
+    assert isinstance(name, str)  # scalar losses: one name
+    return name
 
 
 # 2) boundaries by root finding ------------------------------------------------------------------
@@ -100,7 +115,7 @@ def find_boundaries(loss_fn: LossFn, phases: tuple[str, ...], r: float) -> list[
                    if np.isfinite(c := find_crossing(loss_fn, r, a, b)))
     candidates = [c for i, c in enumerate(found) if i == 0 or c - found[i - 1] > _SAME_CROSSING]
     edges = [0.0, *candidates, 1.0]
-    wins = [winner(loss_fn(r, (lo + hi) / 2), phases) for lo, hi in zip(edges[:-1], edges[1:])]
+    wins = [_winner_at(loss_fn(r, (lo + hi) / 2), phases) for lo, hi in zip(edges[:-1], edges[1:])]
     return [Boundary(c, wins[i], wins[i + 1]) for i, c in enumerate(candidates) if wins[i] != wins[i + 1]]
 
 
@@ -109,7 +124,7 @@ def jump_at(loss_fn: LossFn, slope_fn: LossFn, phases: tuple[str, ...], r: float
     """Left/right slopes of the optimal loss at a boundary density p (phases read just either side)."""
     if between is None:
         h = _SLOPE_PROBE
-        between = (winner(loss_fn(r, max(p - h, 0.0)), phases), winner(loss_fn(r, min(p + h, 1.0)), phases))
+        between = (_winner_at(loss_fn(r, max(p - h, 0.0)), phases), _winner_at(loss_fn(r, min(p + h, 1.0)), phases))
     below, above = between
     slopes = slope_fn(r, p)
     left, right = float(slopes[below]), float(slopes[above])

@@ -42,7 +42,7 @@ def _positive_power(x: np.ndarray, e: int) -> np.ndarray:
     return np.where(x > 0, np.abs(x) ** e, 0.0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _corners(k: int) -> tuple[np.ndarray, np.ndarray]:
     """The 2^k corners T ⊆ [k] of the unit cube as 0/1 rows (2^k, k) and their signs (−1)^(k−|T|)."""
     masks = np.array(list(itertools.product((0, 1), repeat=k)), dtype=float)

@@ -30,32 +30,33 @@ import argparse
 import ctypes
 import json
 import math
-import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from superposition_lab.data import SparseUniform  # noqa: E402
+# the lab is imported from this checkout (the sys.path entry above), so after it
+from superposition_lab.data import Sampler, SparseUniform  # noqa: E402
 from superposition_lab.models import MODELS  # noqa: E402
-from superposition_lab.train import TrainConfig, train  # noqa: E402
+from superposition_lab.train import TrainableModel, TrainConfig, train  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------ configurations
 def _toy_config(name: str, I: int, F: int, H: int, density: torch.Tensor, importance: torch.Tensor,
-                note: str) -> dict:
+                note: str) -> dict[str, Any]:
     return dict(name=name, kind="toy", I=I, F=F, H=H, density=density, importance=importance, note=note)
 
 
-def configs() -> dict[str, dict]:
+def configs() -> dict[str, dict[str, Any]]:
     """The workloads of the suite: a phase grid, the TMS sweep, the geometry sweep, an SAE."""
     # 2 features in 1 dimension (TMS "Superposition as a Phase Change"): 32 importance ratios r in
     # [0.1, 10] × 32 densities p in [0.01, 1] (log) × 2 seeds = 2048 instances
@@ -73,7 +74,8 @@ def configs() -> dict[str, dict]:
     p400 = 1.0 / torch.logspace(0, math.log10(200), 20)
     geo = _toy_config("400-30", 20, 400, 30, p400[:, None].expand(-1, 400).contiguous(),
                       torch.ones(20, 400), "1/(1−S)∈[1,200], I=1")
-    sae = dict(name="sae-l1", kind="sae", I=8, F=128, H=32, D=128, note="m=32, d=128, 128 features p=0.05")
+    sae: dict[str, Any] = dict(name="sae-l1", kind="sae", I=8, F=128, H=32, D=128,
+                               note="m=32, d=128, 128 features p=0.05")
     return {c["name"]: c for c in (grid, tms, geo, sae)}
 
 
@@ -96,7 +98,8 @@ class NotebookToy:
         for group in self.opt.param_groups:
             group["lr"] = lr
         feat = torch.rand(self.shape, device=self.device)
-        batch = torch.where(torch.rand(self.shape, device=self.device) <= self.p, feat, torch.zeros((), device=self.device))
+        batch = torch.where(torch.rand(self.shape, device=self.device) <= self.p, feat,
+                            torch.zeros((), device=self.device))
         hidden = torch.einsum("...if,ifh->...ih", batch, self.W)
         out = torch.einsum("...ih,ifh->...if", hidden, self.W)
         out = torch.relu(out + self.b)
@@ -138,10 +141,11 @@ class NotebookSAE:
         loss.backward()
         with torch.no_grad():
             gr = self.W_dec.grad
+            assert gr is not None  # set by backward
             gr -= (gr * self.W_dec).sum(-1, keepdim=True) * self.W_dec
         self.opt.step()
         with torch.no_grad():
-            self.W_dec /= self.W_dec.norm(dim=-1, keepdim=True)
+            self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True))
 
 
 # ------------------------------------------------------------------------------------------ the product
@@ -151,6 +155,8 @@ class Ours:
     def __init__(self, cfg: dict, device: torch.device) -> None:
         gen = torch.Generator(device=device).manual_seed(0)
         self.gen = gen
+        self.model: TrainableModel
+        self.sampler: Sampler
         if cfg["kind"] == "toy":
             self.model = MODELS["relu_output"](cfg["I"], cfg["F"], cfg["H"], generator=gen, device=device)
             self.sampler = SparseUniform(cfg["density"].to(device))
@@ -166,9 +172,12 @@ class Ours:
         train(self.model, self.sampler, self.imp, cfg, generator=self.gen)
 
 
-def _product_sae(cfg: dict, device: torch.device, gen: torch.Generator):
+def _product_sae(cfg: dict, device: torch.device, gen: torch.Generator
+                 ) -> tuple[TrainableModel, Sampler, torch.Tensor]:
     """The lab's L1 SAE on ground-truth data (x = D c), trained by the generic (autograd) path."""
     I, F, m, d = cfg["I"], cfg["F"], cfg["H"], cfg["D"]
+    data: Sampler
+    model: TrainableModel
     try:
         from superposition_lab.ground_truth import GroundTruth, feature_directions
         from superposition_lab.models.sae_l1 import L1SAE
@@ -207,11 +216,12 @@ class _MiniSAE(torch.nn.Module):
 
     def before_step(self) -> None:
         g = self.W_dec.grad
+        assert g is not None  # set by backward
         g -= (g * self.W_dec).sum(dim=1, keepdim=True) * self.W_dec
 
     @torch.no_grad()
     def after_step(self) -> None:
-        self.W_dec /= self.W_dec.norm(dim=1, keepdim=True)
+        self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True))
 
 
 # ------------------------------------------------------------------------------------------ timing
@@ -235,7 +245,7 @@ def matmul_peak(device: torch.device, n: int = 2048, reps: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def _timed(fn: Callable[[], None], device: torch.device) -> float:
+def _timed(fn: Callable[[], object], device: torch.device) -> float:
     _sync(device)
     t = time.perf_counter()
     fn()
@@ -243,7 +253,7 @@ def _timed(fn: Callable[[], None], device: torch.device) -> float:
     return time.perf_counter() - t
 
 
-def _with_threads(n: int, fn: Callable[[], None]) -> Callable[[], None]:
+def _with_threads(n: int, fn: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
         before = torch.get_num_threads()
         torch.set_num_threads(n)
@@ -259,8 +269,8 @@ def bench(cfg: dict, steps: int, repeats: int, device: torch.device, ablate: boo
     base = (NotebookToy if cfg["kind"] == "toy" else NotebookSAE)(cfg, device)
     ours = Ours(cfg, device)
     chunk = max(1, steps // repeats)
-    base_steps = lambda n=chunk: [base.step(1e-3) for _ in range(n)]  # noqa: E731
-    sides: dict[str, Callable[[], None]] = {"ours": lambda: ours.run(chunk)}
+    base_steps = lambda n=chunk: [base.step(1e-3) for _ in range(n)]
+    sides: dict[str, Callable[[], object]] = {"ours": lambda: ours.run(chunk)}
     if ablate and device.type == "cpu":
         sides["ours-no-prefetch"] = lambda: ours.run(chunk, prefetch=False)
         sides["ours-no-shards"] = lambda: ours.run(chunk, shards=1)
@@ -292,17 +302,18 @@ def memory(name: str, side: str, steps: int, device: str) -> float:
 
 def _memory_probe(name: str, side: str, steps: int, device: torch.device) -> None:
     cfg = configs()[name]
+    run: Callable[..., object]
     if side == "ours":
-        obj = Ours(cfg, device)
-        run = lambda n=steps: obj.run(n)  # noqa: E731
+        ours = Ours(cfg, device)
+        run = lambda n=steps: ours.run(n)
     else:
         torch.set_num_threads(1)
-        obj = (NotebookToy if cfg["kind"] == "toy" else NotebookSAE)(cfg, device)
-        run = lambda n=steps: [obj.step(1e-3) for _ in range(n)]  # noqa: E731
+        base = (NotebookToy if cfg["kind"] == "toy" else NotebookSAE)(cfg, device)
+        run = lambda n=steps: [base.step(1e-3) for _ in range(n)]
     run(2)  # warm-up: libraries loaded on first use and draw plans are not working memory
     if device.type == "cuda":
         torch.cuda.synchronize()
-        start = torch.cuda.memory_allocated()
+        start: float = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
         run()
         mib = (torch.cuda.max_memory_allocated() - start) / 2**20
@@ -410,14 +421,14 @@ def _print_table(rows: list[dict], peak: float, device: torch.device, seconds: f
         lines.append([r["config"], r["shape"], str(r["steps"]), base, f"{r['ours_steps_s']:.1f}", f"{r['ratio']:.2f}×",
                       f"{r['ratio_best']:.2f}×",
                       f"{r['model_steps_s']:,.0f}", f"{r['gflops']:.1f}", f"{100 * r['peak_frac']:.0f}%", m])
-    widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
-    fmt = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    widths = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(head)]
+    fmt = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads by default; "
           f"matmul peak {peak:.1f} GFLOP/s (float32 2048², measured now)")
     print(fmt(head))
     print("-+-".join("-" * w for w in widths))
-    for l in lines:
-        print(fmt(l))
+    for row in lines:
+        print(fmt(row))
     print("ratio = ours steps/s over the notebook baseline's at torch's default threads; ratio vs best = over the")
     print("faster baseline thread setting. Same instances on both sides, so model-steps/s ratios are the same;")
     print("GFLOP/s counts 10·I·B·H·F per step (5 matmuls); memory is the peak above set-up over a few steps.")
@@ -434,7 +445,8 @@ def _print_table(rows: list[dict], peak: float, device: torch.device, seconds: f
         print(f"target {name}: ≥ {100 * frac:.0f}% of matmul peak — {100 * by[name]['peak_frac']:.0f}% {ok}")
     for r in rows:
         if r.get("ablations"):
-            print(f"ablation {r['config']} (ratio vs best): " + ", ".join(f"{k} {v:.2f}×" for k, v in r["ablations"].items()))
+            print(f"ablation {r['config']} (ratio vs best): "
+                  + ", ".join(f"{k} {v:.2f}×" for k, v in r["ablations"].items()))
     print(f"benchmark wall time {seconds:.0f} s")
 
 

@@ -7,7 +7,7 @@ Every draw goes through an explicit `torch.Generator`: never the global RNG, so 
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 import attrs
 import torch
@@ -25,11 +25,14 @@ def importance_profile(kind: str, n_features: int, value: float | list[float]) -
     uniform:   I_i = value for every feature (the geometry sections use I = 1).
     """
     if kind == "geometric":
+        assert not isinstance(value, list), "the geometric profile takes one ratio"
         return float(value) ** torch.arange(n_features, dtype=torch.float64)
     if kind == "linear":
-        start, stop = value  # type: ignore[misc]
+        assert not isinstance(value, float), "the linear profile takes [first, last]"
+        start, stop = value
         return torch.linspace(float(start), float(stop), n_features, dtype=torch.float64)
     if kind == "uniform":
+        assert not isinstance(value, list), "the uniform profile takes one value"
         return torch.full((n_features,), float(value), dtype=torch.float64)
     raise ValueError(f"unknown importance profile {kind!r} (geometric, linear, uniform)")
 
@@ -103,6 +106,14 @@ def feature_sets(n_features: int, set_size: int, n_sets: int | None = None) -> t
     return torch.cat([grouped, singles])
 
 
+class _DrawOptions(TypedDict):
+    """Keyword arguments of the torch draws of a batch."""
+
+    generator: torch.Generator
+    device: torch.device
+    dtype: torch.dtype
+
+
 @attrs.define
 class _FeatureSets:
     """Features grouped into sets: density (I, G) per set, set_index (F,) naming each feature's set."""
@@ -129,7 +140,7 @@ class CorrelatedSets(_FeatureSets):
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         n_instances, n_sets = self.density.shape
-        kw = dict(generator=generator, device=self.density.device, dtype=self.density.dtype)
+        kw = _DrawOptions(generator=generator, device=self.density.device, dtype=self.density.dtype)
         values = torch.rand((n_instances, batch_size, self.set_index.shape[0]), **kw)  # (I, B, F)
         on = torch.rand((n_instances, batch_size, n_sets), **kw) < self.density[:, None, :]  # (I, B, G)
         return values * on[..., self.set_index]  # (I, B, F)
@@ -148,14 +159,14 @@ class AnticorrelatedSets(_FeatureSets):
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         n_instances, n_sets = self.density.shape
         n_features = self.set_index.shape[0]
-        kw = dict(generator=generator, device=self.density.device, dtype=self.density.dtype)
+        kw = _DrawOptions(generator=generator, device=self.density.device, dtype=self.density.dtype)
         shape = (n_instances, batch_size, n_features)
         values = torch.rand(shape, **kw)  # (I, B, F)
         active = torch.rand((n_instances, batch_size, n_sets), **kw) < self.density[:, None, :]  # (I, B, G)
         # the chosen member of each set: the one with the largest of i.i.d. uniform keys
         keys = torch.rand(shape, **kw)  # (I, B, F)
         index = self.set_index.expand(shape)
-        top = torch.full((n_instances, batch_size, n_sets), -1.0, **{k: kw[k] for k in ("device", "dtype")})
+        top = torch.full((n_instances, batch_size, n_sets), -1.0, device=kw["device"], dtype=kw["dtype"])
         top = top.scatter_reduce(-1, index, keys, reduce="amax")  # (I, B, G)
         chosen = keys == top.gather(-1, index)  # (I, B, F)
         return values * (chosen & active[..., self.set_index])

@@ -19,23 +19,28 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
-from torch import nn
 
 from superposition_lab.data import SparseUniform
 from superposition_lab.sparse_draw import CPU_COST, Block, Entries, draw_block_entries, fused_entry_flops, step_flops
+
+if TYPE_CHECKING:
+    from superposition_lab.models.toy import ToyModel
+    from superposition_lab.train import TrainableModel
 
 __all__ = ["cpu_threads", "prefetched", "FusedStep", "Scratch", "shard_plan"]
 
 T = TypeVar("T")
 Ranges = list[tuple[int, int, int]]  # (block k, first instance, last instance + 1) of one shard
+Pieces = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]  # a block's (∂L/∂W, ∂L/∂b, loss)
 
 
 @contextlib.contextmanager
-def cpu_threads(model: nn.Module, batch_size: int, threads: int, device: torch.device) -> Iterator[None]:
+def cpu_threads(model: TrainableModel, batch_size: int, threads: int, device: torch.device) -> Iterator[None]:
     """Run with a deterministic number of CPU intra-op threads, then restore torch's setting.
 
     `threads`, or when 0 the cost model's count for the step's matmul work (6·B·parameters). A
@@ -60,7 +65,7 @@ def cpu_threads(model: nn.Module, batch_size: int, threads: int, device: torch.d
 
 
 def prefetched(draw: Callable[[int], T], sizes: list[int], device: torch.device, enabled: bool = True
-               ) -> Iterator[T]:
+               ) -> Generator[T, None, None]:
     """The batches draw(size) for each size in turn; on the CPU each is drawn on a second thread
     while the caller computes with the previous one.
 
@@ -104,6 +109,7 @@ def shard_plan(blocks: list[Block], n_shards: int) -> list[Ranges]:
     """Split a step's work into n_shards lists of (block k, first, last + 1) instance ranges of about
     equal size (an instance's work ∝ the rows its block draws)."""
     weights = [(k, block.rows) for k, block in enumerate(blocks) for _ in range(block.n)]
+    shards: list[Ranges]
     total, done, shards = sum(w for _, w in weights), 0.0, [[] for _ in range(n_shards)]
     first = [0] * len(blocks)  # next instance of each block to hand out
     for k, w in weights:
@@ -132,7 +138,7 @@ def _sub_entries(entries: Entries | None, x: torch.Tensor, gaps: int, lo: int, h
     return idx - lo * F * R, vals  # padding (n·F·R) stays ≥ the sub-block's size
 
 
-def fused_pass(model: nn.Module, blocks: list[Block], xs: list[tuple[torch.Tensor, Entries | None]],
+def fused_pass(model: ToyModel, blocks: list[Block], xs: list[tuple[torch.Tensor, Entries | None]],
                importance: torch.Tensor, *, grads: bool, loss: bool, shards: list[Ranges] | None = None,
                pool: ThreadPoolExecutor | None = None, scratch: list[Scratch] | None = None) -> torch.Tensor | None:
     """One batch, drawn block by block (xs[k] is block k's x, feature-major (n, F, R), its all-zero
@@ -146,7 +152,7 @@ def fused_pass(model: nn.Module, blocks: list[Block], xs: list[tuple[torch.Tenso
     """
     W, b = model.W.detach(), model.b.detach()  # (I, H, F), (I, F)
 
-    def run(ranges: Ranges, shard: int = 0) -> list[tuple[slice | torch.Tensor, tuple]]:
+    def run(ranges: Ranges, shard: int = 0) -> list[tuple[slice | torch.Tensor, Pieces]]:
         buffers = scratch[shard] if scratch is not None else None
         done = []
         for k, lo, hi in ranges:
@@ -176,6 +182,7 @@ def fused_pass(model: nn.Module, blocks: list[Block], xs: list[tuple[torch.Tenso
         for index, part in parts:
             for full, piece in zip((gW, gb, out), part):
                 if piece is not None:
+                    assert full is not None  # a piece is computed exactly when its tensor is asked for
                     full[index] = piece
     if grads:
         model.W.grad, model.b.grad = gW, gb
@@ -193,7 +200,7 @@ class FusedStep:
     manager (it owns threads); `opt` may be None when only `loss()` is used.
     """
 
-    def __init__(self, model: nn.Module, sampler: SparseUniform, importance: torch.Tensor,
+    def __init__(self, model: ToyModel, sampler: SparseUniform, importance: torch.Tensor,
                  generator: torch.Generator, sizes: list[int], opt: torch.optim.Optimizer | None, *,
                  prefetch: bool = True, shards: int = 0, scratch: bool = True) -> None:
         self.model, self.importance, self.opt = model, importance, opt

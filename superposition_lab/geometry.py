@@ -67,7 +67,7 @@ def interference_graph(W: Any, threshold: float = REPRESENTED_THRESHOLD,
     norms = np.linalg.norm(W, axis=0)  # (F,)
     alive = norms > threshold
     proj = np.abs((W / np.where(alive, norms, 1.0)).T @ W)  # (F, F): |Ŵ_i·W_j|
-    adj = (proj > tol) | (proj.T > tol)
+    adj = (proj > tol) | (proj.T > tol)  # noqa: SIM300 — proj.T is the transpose, not a constant
     adj &= alive[:, None] & alive[None, :]
     np.fill_diagonal(adj, False)
     return adj

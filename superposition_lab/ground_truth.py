@@ -1,7 +1,7 @@
 """Ground-truth activations for SAEs: known feature directions, sparse coefficients, hierarchy.
 
-The SAE overview (seeds/003) and Sharkey et al. 2022 ("Taking features out of superposition with
-sparse autoencoders") test dictionary learning where, unlike on a language model, the true features
+Sharkey et al. 2022 ("Taking features out of superposition with sparse autoencoders", toy data)
+test dictionary learning where, unlike on a language model, the true features
 are known: an activation is x = Σ_i c_i d_i with n unit directions d_i in R^m (m < n for
 superposition) and sparse non-negative coefficients c_i. Chanin et al. 2024 ("A is for Absorption",
 arXiv:2409.14507, toy-model section) add a hierarchy: a child feature fires only when its parent
@@ -107,7 +107,8 @@ class GroundTruth:
         """x = D c for coefficients (I, B, F) → (I, B, H)."""
         return torch.bmm(c, self.directions.transpose(1, 2))  # (I, B, F) @ (I, F, H)
 
-    def sample_with_coefficients(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_with_coefficients(self, batch_size: int,
+                                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(c, x): the coefficients (I, B, F) and the activations they make (I, B, H)."""
         c = self.coefficients(batch_size, generator)
         return c, self.activations(c)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import attrs
 import torch
@@ -234,7 +234,7 @@ def _dense(block: Block, gen: torch.Generator, signed: bool) -> torch.Tensor:
     dev, dt = block.inv_p.device, block.inv_p.dtype
     u = torch.rand((n, F, block.batch_size), generator=gen, device=dev, dtype=dt)  # (n, F, B)
     if not signed:  # in place: −u/p kept where > −1 (u < p), else 0; p = 0 gives 1/p = 0, so 0
-        torch.nn.functional.threshold_(u.mul_(block.inv_p).neg_(), -1.0, 0.0)
+        torch.threshold_(u.mul_(block.inv_p).neg_(), -1.0, 0.0)
         return u.neg_()
     v = torch.addcmul(block.shift, u, block.inv_p)  # u/p, which is U[0, 1) given u < p
     active = torch.lt(v, 1.0, out=u)  # a float mask (a bool mask costs ~10× more to apply on the CPU)

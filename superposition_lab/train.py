@@ -17,7 +17,8 @@ hyperparameters of the notebook's `torch.optim.AdamW`.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import attrs
 import torch
@@ -25,9 +26,23 @@ from torch import nn
 
 from superposition_lab.data import Sampler, SparseUniform
 from superposition_lab.fast_step import FusedStep, cpu_threads, prefetched
+from superposition_lab.models.toy import ToyModel
 
 __all__ = ["TrainConfig", "TrainLog", "TrainingDiverged", "resolve_device", "lr_factor", "train",
-           "evaluate", "best_of_restarts", "Step"]
+           "evaluate", "best_of_restarts", "Step", "TrainableModel"]
+
+
+class TrainableModel(Protocol):
+    """What the trainer asks of a model (an `nn.Module`, e.g. a toy model or an SAE): its parameters,
+    its named per-instance loss terms (each (I,)), and the hooks around the optimiser step."""
+
+    def parameters(self) -> Iterator[nn.Parameter]: ...
+
+    def loss_terms(self, x: torch.Tensor, importance: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+    def before_step(self) -> None: ...
+
+    def after_step(self) -> None: ...
 
 
 class TrainingDiverged(RuntimeError):
@@ -85,8 +100,9 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     raise ValueError(f"unknown schedule {cfg.schedule!r} (constant, linear, cosine)")
 
 
-def _objective(model: nn.Module, x: torch.Tensor, importance: torch.Tensor) -> torch.Tensor:
+def _objective(model: TrainableModel, x: torch.Tensor, importance: torch.Tensor) -> torch.Tensor:
     """Per-instance objective (I,): the sum of the model's named loss terms."""
+    # typeshed's sum() adds Literal[0] (the value of an empty sum); loss_terms always has a term
     return sum(model.loss_terms(x, importance).values())  # type: ignore[return-value]
 
 
@@ -106,7 +122,7 @@ class Step:
     be None when only `loss()` is used.
     """
 
-    def __init__(self, model: nn.Module, sampler: Sampler, importance: torch.Tensor, generator: torch.Generator,
+    def __init__(self, model: TrainableModel, sampler: Sampler, importance: torch.Tensor, generator: torch.Generator,
                  sizes: list[int], opt: torch.optim.Optimizer | None, *, prefetch: bool = True) -> None:
         self.model, self.importance, self.opt = model, importance, opt
         self.batches = prefetched(lambda b: sampler.sample(b, generator), sizes, importance.device, prefetch)
@@ -134,7 +150,7 @@ class Step:
         self.batches.close()  # stops the drawing thread if a step raised
 
 
-def _step(model: nn.Module, sampler: Sampler, importance: torch.Tensor, generator: torch.Generator,
+def _step(model: TrainableModel, sampler: Sampler, importance: torch.Tensor, generator: torch.Generator,
           sizes: list[int], opt: torch.optim.Optimizer | None, cfg: TrainConfig) -> Step | FusedStep:
     """The step for this model and data; the one place that chooses the path.
 
@@ -143,14 +159,13 @@ def _step(model: nn.Module, sampler: Sampler, importance: torch.Tensor, generato
     optimiser step on the same distribution of batches (drawn differently, so a seed gives other
     numbers on each path).
     """
-    fused = getattr(model, "has_fused_step", None)
-    if isinstance(sampler, SparseUniform) and fused is not None and fused():
+    if isinstance(sampler, SparseUniform) and isinstance(model, ToyModel) and model.has_fused_step():
         return FusedStep(model, sampler, importance, generator, sizes, opt, prefetch=cfg.prefetch,
                          shards=cfg.shards, scratch=cfg.scratch)
     return Step(model, sampler, importance, generator, sizes, opt, prefetch=cfg.prefetch)
 
 
-def train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: TrainConfig, *,
+def train(model: TrainableModel, sampler: Sampler, importance: torch.Tensor, cfg: TrainConfig, *,
           generator: torch.Generator, progress: Callable[[int], None] | None = None,
           log_every: int = 0) -> TrainLog:
     """Train every instance of `model` for cfg.steps steps on fresh batches from `sampler`.
@@ -172,19 +187,21 @@ def train(model: nn.Module, sampler: Sampler, importance: torch.Tensor, cfg: Tra
             logged = bool(log_every) and (i % log_every == 0 or last)
             loss = step(loss=check or logged)  # (I,); the fused step leaves it out (None) when not asked
             if check:
-                bad = (~torch.isfinite(loss)).nonzero().flatten().tolist()  # type: ignore[arg-type]
+                assert loss is not None  # asked for
+                bad = (~torch.isfinite(loss)).nonzero().flatten().tolist()
                 if bad:
                     raise TrainingDiverged(i, bad)
             if logged:
+                assert loss is not None  # asked for
                 log.steps.append(i)
-                log.loss.append(loss.detach().cpu().tolist())  # type: ignore[union-attr]
+                log.loss.append(loss.detach().cpu().tolist())
             if progress is not None and ((i + 1) % tick == 0 or last):
                 progress(tick if (i + 1) % tick == 0 else (i + 1) % tick)
     return log
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, sampler: Sampler, importance: torch.Tensor, n_samples: int, *,
+def evaluate(model: TrainableModel, sampler: Sampler, importance: torch.Tensor, n_samples: int, *,
              generator: torch.Generator, batch_size: int = 8192, cfg: TrainConfig | None = None) -> torch.Tensor:
     """Mean objective per instance (I,) over n_samples fresh samples (a Monte Carlo estimate).
 
@@ -194,13 +211,14 @@ def evaluate(model: nn.Module, sampler: Sampler, importance: torch.Tensor, n_sam
     cfg = cfg or TrainConfig()
     device = next(model.parameters()).device
     sizes = [min(batch_size, n_samples - done) for done in range(0, n_samples, batch_size)]
-    total = None
+    total: torch.Tensor | None = None
     with cpu_threads(model, batch_size, cfg.threads, device), \
             _step(model, sampler, importance, generator, sizes, None, cfg) as step:
         for b in sizes:
             loss = step.loss() * b
             total = loss if total is None else total + loss
-    return total / n_samples  # type: ignore[operator]
+    assert total is not None, "n_samples must be positive"
+    return total / n_samples
 
 
 def best_of_restarts(losses: torch.Tensor, n_restarts: int) -> torch.Tensor:

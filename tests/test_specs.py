@@ -10,7 +10,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import SPECS
-from verify.spec import PROFILES, experiment_config, load_specs
+from verify.loading import load_specs
+from verify.spec import PROFILES
+from verify.validation import experiment_config
 
 SPEC_FILES = sorted(SPECS.glob("*.toml"))
 

@@ -3,7 +3,7 @@
 Public API: `load_specs(paths)` and `run(specs, profile=…, device=…)`.
 """
 
+from verify.loading import load_specs
 from verify.runner import run
-from verify.spec import load_specs
 
 __all__ = ["load_specs", "run"]

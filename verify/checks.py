@@ -17,16 +17,18 @@ grid point, so case counts and binomial bounds are not inflated by repeats.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
 from scipy import stats
 
-from verify.experiments import Outcome, at_point
+from verify.kind import Metric, Outcome, at_point
+from verify.registry import RULES, Registry
 from verify.spec import Check
 
-__all__ = ["CheckResult", "RULES", "judge_check", "binomial_lower_bound", "summarise"]
+__all__ = ["CheckResult", "Rule", "judge_check", "binomial_lower_bound", "summarise"]
 
 _REDUCERS: dict[str, Callable[..., np.ndarray]] = {
     "median": np.median, "mean": np.mean, "min": np.min, "max": np.max,
@@ -54,41 +56,51 @@ def binomial_lower_bound(successes: int, trials: int, confidence: float) -> floa
 
 
 def _trailing_all(cases: np.ndarray) -> np.ndarray:
-    return cases.reshape(cases.shape[0], cases.shape[1], -1).all(axis=-1)
-
-
-def _equal(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
-    return _trailing_all(np.broadcast_to(m == e, np.broadcast_shapes(m.shape, e.shape)))
-
-
-def _close(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
-    ok = np.abs(m - e) <= c.abs_tol + c.rel_tol * np.abs(e)
-    return _trailing_all(np.broadcast_to(ok, np.broadcast_shapes(m.shape, e.shape)))
-
-
-def _at_most(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
-    return _trailing_all(np.broadcast_to(m <= e + c.abs_tol, np.broadcast_shapes(m.shape, e.shape)))
-
-
-def _at_least(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
-    return _trailing_all(np.broadcast_to(m >= e - c.abs_tol, np.broadcast_shapes(m.shape, e.shape)))
+    return np.asarray(cases.reshape(cases.shape[0], cases.shape[1], -1).all(axis=-1))
 
 
 @attrs.frozen
 class Rule:
-    fn: Callable[..., Any]
+    """A verdict rule: `fn(measured, expected, check)` → pass per case (None for `monotone`, which
+    walks a grid axis instead)."""
+
+    fn: Callable[..., Any] | None
     needs_expect: bool
     case_wise: bool
     doc: str
 
 
-RULES: dict[str, Rule] = {
-    "equal": Rule(_equal, True, True, "measured equals expected in every case"),
-    "close": Rule(_close, True, True, "|measured − expected| ≤ abs_tol + rel_tol·|expected|"),
-    "at_most": Rule(_at_most, True, True, "measured ≤ expected + abs_tol"),
-    "at_least": Rule(_at_least, True, True, "measured ≥ expected − abs_tol"),
-    "monotone": Rule(None, False, False, "non-decreasing/non-increasing along a grid axis"),
-}
+def _rule(name: str, doc: str, *, needs_expect: bool = True, case_wise: bool = True
+          ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a case-wise rule function under `name` in RULES."""
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        RULES.register(name, Rule(fn, needs_expect, case_wise, doc))
+        return fn
+    return register
+
+
+@_rule("equal", "measured equals expected in every case")
+def _equal(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
+    return _trailing_all(np.broadcast_to(m == e, np.broadcast_shapes(m.shape, e.shape)))
+
+
+@_rule("close", "|measured − expected| ≤ abs_tol + rel_tol·|expected|")
+def _close(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
+    ok = np.abs(m - e) <= c.abs_tol + c.rel_tol * np.abs(e)
+    return _trailing_all(np.broadcast_to(ok, np.broadcast_shapes(m.shape, e.shape)))
+
+
+@_rule("at_most", "measured ≤ expected + abs_tol")
+def _at_most(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
+    return _trailing_all(np.broadcast_to(m <= e + c.abs_tol, np.broadcast_shapes(m.shape, e.shape)))
+
+
+@_rule("at_least", "measured ≥ expected − abs_tol")
+def _at_least(m: np.ndarray, e: np.ndarray, c: Check) -> np.ndarray:
+    return _trailing_all(np.broadcast_to(m >= e - c.abs_tol, np.broadcast_shapes(m.shape, e.shape)))
+
+
+RULES.register("monotone", Rule(None, False, False, "non-decreasing/non-increasing along a grid axis"))
 
 
 def _fmt(x: float) -> str:
@@ -120,10 +132,10 @@ def _select(outcome: Outcome, check: Check) -> list[int]:
     return idx
 
 
-def expected_values(check: Check, outcome: Outcome, config: Any, idx: list[int]) -> np.ndarray | None:
-    """Expected values with shape (P', 1, …) broadcastable against the measurement."""
-    from verify.registry import ANALYTIC
-
+def expected_values(check: Check, outcome: Outcome, config: Any, idx: list[int],
+                    analytic: Registry[Callable[[Any], Any]]) -> np.ndarray | None:
+    """Expected values with shape (P', 1, …) broadcastable against the measurement; `analytic` holds
+    the closed forms a string `expect` may name."""
     e = check.expect
     if e is None:
         return None
@@ -132,7 +144,7 @@ def expected_values(check: Check, outcome: Outcome, config: Any, idx: list[int])
             field = e.split(".", 1)[1]
             vals = [getattr(at_point(config, outcome.points[i]), field) for i in idx]
         else:
-            fn = ANALYTIC.get(e, "analytic reference")
+            fn = analytic.get(e, "analytic reference")
             vals = [fn(at_point(config, outcome.points[i])) for i in idx]
         arr = np.stack([np.asarray(x) for x in vals])
         return arr[:, None, ...]
@@ -173,9 +185,11 @@ def _show(a: np.ndarray) -> object:
     return np.round(a.astype(float), 5).tolist()
 
 
-def judge_check(check: Check, outcome: Outcome, config: Any, metrics: dict) -> CheckResult:
-    """Apply one check to one Outcome."""
-    rule = RULES[check.rule]
+def judge_check(check: Check, outcome: Outcome, config: Any, metrics: dict[str, Metric],
+                analytic: Registry[Callable[[Any], Any]]) -> CheckResult:
+    """Apply one check to one Outcome: `metrics` are the kind's measurements, `analytic` the closed
+    forms an `expect` string may name."""
+    rule = RULES.get(check.rule)
     tol = {k: getattr(check, k) for k in ("rel_tol", "abs_tol") if getattr(check, k)}
     idx = _select(outcome, check)
     metric = metrics[check.metric]
@@ -185,11 +199,12 @@ def judge_check(check: Check, outcome: Outcome, config: Any, metrics: dict) -> C
     reduce = check.reduce if not (check.rule == "monotone" and check.reduce == "each") else "median"
     if reduce != "each":
         m = _REDUCERS[reduce](m, axis=1, keepdims=True)
-    e = expected_values(check, outcome, config, idx)
+    e = expected_values(check, outcome, config, idx, analytic)
     base = dict(metric=check.metric, rule=check.rule, measured=m.tolist(),
                 expected=None if e is None else e.tolist(), tolerance=tol,
                 measured_summary=summarise(m), expected_summary="" if e is None else summarise(e))
     if rule.case_wise:
+        assert rule.fn is not None and e is not None
         ok = rule.fn(m, e, check)  # (P', S')
         n, k = ok.size, int(ok.sum())
         if check.min_fraction is None:

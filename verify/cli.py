@@ -12,9 +12,15 @@ import json
 import sys
 from pathlib import Path
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
 
-from verify.spec import PROFILES, Spec, SpecErrors, did_you_mean, load_specs
+from superposition_lab.train import resolve_device
+from verify import report
+from verify.errors import SpecErrors, did_you_mean
+from verify.loading import load_specs
+from verify.runner import SpecResult, run
+from verify.spec import ID_PATTERN, PROFILES, Spec
 
 __all__ = ["main"]
 
@@ -58,7 +64,7 @@ class _ProgressReporter:
 
     def __init__(self, progress: Progress) -> None:
         self.bar = progress
-        self.task = None
+        self.task: TaskID | None = None
         self.label = ""
 
     def start(self, spec: Spec, side: str) -> None:
@@ -68,9 +74,10 @@ class _ProgressReporter:
         self.task = self.bar.add_task(self.label, total=None)
 
     def progress(self, advance: int, total: int) -> None:
-        self.bar.update(self.task, total=total, advance=advance)
+        if self.task is not None:
+            self.bar.update(self.task, total=total, advance=advance)
 
-    def done(self, result) -> None:
+    def done(self, result: SpecResult) -> None:
         if self.task is not None:
             self.bar.update(self.task, visible=False)
             self.task = None
@@ -79,10 +86,6 @@ class _ProgressReporter:
 
 
 def _run_and_write(args: argparse.Namespace, specs: list[Spec], show_table: bool) -> int:
-    from superposition_lab.train import resolve_device
-    from verify import report
-    from verify.runner import run
-
     try:
         resolve_device(args.device)
     except RuntimeError as exc:
@@ -124,10 +127,6 @@ def cmd_check_specs(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from verify import report
-
     specs = _select([], args.tag, args.specs)
     last: dict[str, str] = {}
     results = Path(args.out) / "results.json"
@@ -196,9 +195,7 @@ model = "linear"
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from verify.spec import _ID_RE
-
-    if not _ID_RE.match(args.id):
+    if not ID_PATTERN.match(args.id):
         raise BadInput(f"id {args.id!r}: use lower-case words separated by '.' or '-', e.g. tms.my-claim")
     path = Path(args.specs) / f"{args.id}.toml"
     if path.exists():

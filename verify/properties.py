@@ -8,7 +8,8 @@ derandomised by the property's seed, so a verdict is reproducible.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 from hypothesis import HealthCheck, given, settings

@@ -12,16 +12,12 @@ import sys
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-import matplotlib
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
-matplotlib.use("Agg")
-
-from rich import box  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from verify.registry import EXPERIMENTS  # noqa: E402
-from verify.runner import SpecResult  # noqa: E402
+from verify.runner import SpecResult
+from verify.validation import experiment_kind
 
 __all__ = ["print_table", "write_results", "write_report", "write_junit", "console"]
 
@@ -85,7 +81,7 @@ def write_results(results: list[SpecResult], out: Path) -> Path:
 
 
 def _plots(r: SpecResult, out: Path) -> list[Path]:
-    kind = EXPERIMENTS.get(r.spec.experiment.get("kind", "toy"))
+    kind = experiment_kind(r.spec)
     if kind.plot is None or r.outcome is None:
         return []
     plot_dir = out / "plots"

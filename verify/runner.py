@@ -14,8 +14,9 @@ import os
 import platform
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import attrs
 import numpy as np
@@ -24,10 +25,11 @@ import torch
 import superposition_lab
 from superposition_lab.train import TrainingDiverged, resolve_device
 from verify.checks import CheckResult, judge_check
-from verify.experiments import Outcome, RunContext, at_point
+from verify.kind import ExperimentKind, Outcome, RunContext, at_point
 from verify.properties import run_property
-from verify.registry import EXPERIMENTS
-from verify.spec import Spec, experiment_config
+from verify.registry import ANALYTIC
+from verify.spec import Spec
+from verify.validation import experiment_config, experiment_kind, experiment_table
 
 __all__ = ["Judgement", "SpecResult", "Reporter", "run", "code_version", "spec_hash", "cache_key"]
 
@@ -117,7 +119,7 @@ def spec_hash(spec: Spec) -> str:
 
 
 def cache_key(spec: Spec, profile: str, control: bool, device: str) -> str:
-    payload: dict[str, Any] = {"experiment": spec.experiment_dict(profile, control), "profile": profile,
+    payload: dict[str, Any] = {"experiment": experiment_table(spec, profile, control), "profile": profile,
                                "device": device, "code": code_version()}
     if spec.property is not None:  # a property run is steered by its checks, so they are part of it
         payload["property"] = attrs.asdict(spec.property)
@@ -140,7 +142,7 @@ def _with(path: Path, suffix: str) -> Path:
 
 
 def _save_outcome(path: Path, outcome: Outcome) -> None:
-    _atomic_write(_with(path, ".npz"), lambda fh: np.savez_compressed(fh, **outcome.arrays))
+    _atomic_write(_with(path, ".npz"), lambda fh: np.savez_compressed(fh, **outcome.arrays))  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     meta = {"points": outcome.points, "info": outcome.info}
     _atomic_write(_with(path, ".json"), lambda fh: json.dump(meta, fh), mode="w")
 
@@ -168,15 +170,15 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc} (at {Path(tb.filename).name}:{tb.lineno})"
 
 
-def _judge_outcome(spec: Spec, outcome: Outcome, config: Any, kind: Any) -> list[CheckResult]:
-    return [judge_check(c, outcome, config, kind.metrics) for c in spec.check]
+def _judge_outcome(spec: Spec, outcome: Outcome, config: Any, kind: ExperimentKind) -> list[CheckResult]:
+    return [judge_check(c, outcome, config, kind.metrics, ANALYTIC) for c in spec.check]
 
 
 def _run_side(spec: Spec, profile: str, control: bool, device: str, cache_dir: Path | None,
               reporter: Reporter | None, read_cache: bool = True) -> tuple[Judgement, Outcome | None, Any]:
     start = time.perf_counter()
     config = experiment_config(spec, profile, control)
-    kind = EXPERIMENTS.get(spec.experiment.get("kind", "toy"))
+    kind = experiment_kind(spec)
     key = cache_key(spec, profile, control, device)
     path = cache_dir / f"{spec.id}--{'control' if control else 'main'}--{key}" if cache_dir else None
     ctx = RunContext(device=device, progress=reporter.progress if reporter else None)

@@ -1,9 +1,10 @@
-"""Claim specs: TOML files → attrs objects, validated in one pass with precise errors.
+"""The spec schema: what a claim file may say, as attrs classes, and the converter that structures it.
 
 A spec file states a claim (id, title, claim, tags, [source]), the experiment that tests it
 ([experiment], whose fields depend on its `kind`), the verdict rules ([[check]]), an optional
 hypothesis `[property]` domain, and a `[control]`: overrides of the experiment under which the
-claim must NOT hold. Every error reads `file: dotted.field: reason`.
+claim must NOT hold. Every error reads `file: dotted.field: reason` (verify/errors.py). This module is a leaf: reading
+files is verify/loading.py, whole-spec validation against the registry is verify/validation.py.
 
 Any experiment value may be given per budget profile, e.g. `steps = { quick = 3000, full = 10000 }`;
 `resolve_profile` picks one before the experiment table is structured, and loading checks both.
@@ -11,52 +12,17 @@ Any experiment value may be given per budget profile, e.g. `steps = { quick = 30
 
 from __future__ import annotations
 
-import difflib
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import attrs
 import cattrs
 from attrs import validators as v
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-__all__ = ["PROFILES", "Source", "Check", "PropertyDomain", "Spec", "SpecError", "SpecErrors",
-           "converter", "load_specs", "load_spec_file", "resolve_profile", "experiment_config",
-           "did_you_mean"]
+__all__ = ["PROFILES", "ID_PATTERN", "Source", "Check", "PropertyDomain", "Spec", "converter", "resolve_profile"]
 
 PROFILES = ("quick", "full")
-_ID_RE = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
-
-
-@attrs.frozen
-class SpecError:
-    file: str
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.reason}" if self.field else f"{self.file}: {self.reason}"
-
-
-class SpecErrors(Exception):
-    """All problems found in a set of spec files (never just the first)."""
-
-    def __init__(self, errors: list[SpecError]) -> None:
-        super().__init__("\n".join(map(str, errors)))
-        self.errors = errors
-
-
-def did_you_mean(name: str, options: list[str] | tuple[str, ...], what: str, where: str = "") -> str:
-    """"unknown metric 'x' for experiment kind 'toy' (did you mean 'y'?); known: …"."""
-    close = difflib.get_close_matches(name, list(options), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown {what} {name!r}{where}{hint}; known: {', '.join(sorted(options))}"
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
 
 
 @attrs.frozen
@@ -108,7 +74,7 @@ class PropertyDomain:
 
 @attrs.frozen
 class Spec:
-    id: str = attrs.field(validator=v.matches_re(_ID_RE))
+    id: str = attrs.field(validator=v.matches_re(ID_PATTERN))
     title: str
     claim: str
     source: Source
@@ -120,8 +86,11 @@ class Spec:
     notes: str = ""
     path: str = ""  # the file it came from (set by the loader, not in TOML)
 
-    def experiment_dict(self, profile: str, control: bool = False) -> dict[str, Any]:
-        raw = dict(self.experiment)
+    def experiment_dict(self, profile: str, control: bool = False,
+                        defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The [experiment] table for `profile`: the kind's `defaults` under the spec's values, under
+        the control's overrides when `control`."""
+        raw = {**(defaults or {}), **self.experiment}
         if control:
             if self.control is None:
                 raise ValueError(f"spec {self.id} has no [control]")
@@ -202,144 +171,3 @@ def resolve_profile(raw: dict[str, Any], profile: str) -> dict[str, Any]:
         except KeyError:
             raise ValueError(f"{key}: no value for profile {profile!r}") from None
     return out
-
-
-def experiment_config(spec: Spec, profile: str, control: bool = False) -> Any:
-    """The experiment's attrs config for `profile` (with the control's overrides when asked)."""
-    from verify.registry import EXPERIMENTS
-
-    raw = spec.experiment_dict(profile, control)
-    kind = EXPERIMENTS.get(raw.get("kind", "toy"), "experiment kind")
-    raw = {k: x for k, x in raw.items() if k != "kind"}
-    return converter.structure(raw, kind.config)
-
-
-# ---------------------------------------------------------------- errors from cattrs / attrs
-
-
-def _join(path: str, name: object) -> str:
-    if isinstance(name, int):
-        return f"{path}[{name}]"
-    return f"{path}.{name}" if path else str(name)
-
-
-def _plain_attrs_reason(reason: str) -> str:
-    """attrs says "must be >= 1: 0" and "must be in (…) (got 'x')"; say it as a person would."""
-    m = re.match(r"^(must be [<>=]+ \S+): (.*)$", reason)
-    if m:
-        return f"{m.group(1)} (got {m.group(2)})"
-    m = re.match(r"^must be in (\(.*\)) \(got '([^']*)'\)$", reason)
-    if m:
-        options = tuple(re.findall(r"'([^']*)'", m.group(1)))
-        return did_you_mean(m.group(2), options, "value")
-    return reason
-
-
-def _leaf(exc: BaseException, path: str) -> tuple[str, str]:
-    if isinstance(exc, KeyError):
-        return path, "required field missing"
-    msg = str(exc.args[0]) if exc.args else type(exc).__name__
-    # attrs validators say "'name' must be …": move the name into the dotted path
-    m = re.match(r"^'([^']+)' (must .*)$", msg, re.S)
-    if m:
-        return _join(path, m.group(1)), _plain_attrs_reason(m.group(2))
-    # a validator may also say "field: reason" for cross-field checks
-    m = re.match(r"^([a-z_][a-z_0-9]*): (.*)$", msg, re.S)
-    if m:
-        return _join(path, m.group(1)), m.group(2)
-    return path, msg
-
-
-def _flatten(exc: BaseException, path: str) -> list[tuple[str, str]]:
-    """(dotted path, reason) pairs from a cattrs exception group."""
-    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        return [(_join(path, k), "unknown key") for k in sorted(exc.extra_fields)]
-    if isinstance(exc, cattrs.BaseValidationError):
-        out: list[tuple[str, str]] = []
-        for sub in exc.exceptions:
-            sub_path = path
-            for note in getattr(sub, "__notes__", []):
-                if hasattr(note, "name"):
-                    sub_path = _join(path, note.name)
-                elif hasattr(note, "index"):
-                    sub_path = _join(path, note.index)
-            out.extend(_flatten(sub, sub_path))
-        return out
-    return [_leaf(exc, path)]
-
-
-def structure_errors(exc: BaseException, prefix: str = "") -> list[tuple[str, str]]:
-    return _flatten(exc, prefix)
-
-
-def field_errors(structure, prefix: str) -> list[tuple[str, str]]:
-    """Run `structure()` and return its errors as (dotted path under prefix, reason)."""
-    try:
-        structure()
-    except Exception as exc:  # noqa: BLE001
-        return structure_errors(exc, prefix)
-    return []
-
-
-# ---------------------------------------------------------------- loading
-
-
-def _load_one(path: Path) -> tuple[Spec | None, list[SpecError]]:
-    fname = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        return None, [SpecError(fname, "", f"invalid TOML: {exc}")]
-    except OSError as exc:
-        return None, [SpecError(fname, "", f"cannot read: {exc.strerror}")]
-    try:
-        spec = converter.structure(data, Spec)
-    except Exception as exc:  # noqa: BLE001 — every failure becomes a located message
-        return None, [SpecError(fname, p, r) for p, r in structure_errors(exc)]
-    spec = attrs.evolve(spec, path=fname)
-    from verify.registry import validate_spec
-
-    return spec, [SpecError(fname, p, r) for p, r in validate_spec(spec)]
-
-
-def load_spec_file(path: str | Path) -> Spec:
-    spec, errors = _load_one(Path(path))
-    if errors:
-        raise SpecErrors(errors)
-    return spec  # type: ignore[return-value]
-
-
-def _expand(paths: list[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in map(Path, paths):
-        files.extend(sorted(p.glob("*.toml")) if p.is_dir() else [p])
-    return files
-
-
-def load_specs(paths: list[str | Path] | str | Path = "specs") -> list[Spec]:
-    """Load and validate every spec under `paths` (files or folders); raise SpecErrors listing all."""
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    specs: list[Spec] = []
-    errors: list[SpecError] = []
-    files = _expand(paths)
-    for p in map(Path, paths):
-        if not p.exists():
-            errors.append(SpecError(str(p), "", "no such file or folder"))
-    if not files and not errors:
-        errors.append(SpecError(", ".join(map(str, paths)), "", "no spec files (*.toml) found"))
-    seen: dict[str, str] = {}
-    for f in files:
-        if not f.exists():
-            continue
-        spec, errs = _load_one(f)
-        errors.extend(errs)
-        if spec is not None:
-            if spec.id in seen:
-                errors.append(SpecError(str(f), "id", f"duplicate id {spec.id!r} (also in {seen[spec.id]})"))
-            seen[spec.id] = str(f)
-            if not errs:
-                specs.append(spec)
-    if errors:
-        raise SpecErrors(errors)
-    return specs

@@ -1,7 +1,7 @@
 """The shared base of the sparse autoencoders (SAEs), batched over instances.
 
-Bricken et al. 2023 ("Towards Monosemanticity", Anthropic) and the SAE overview (seeds/003): an SAE
-encodes an activation x ∈ R^m into a wide, sparse code f ∈ R^d and decodes it linearly,
+Bricken et al. 2023 ("Towards Monosemanticity", Anthropic, "Problem Setup"): an SAE encodes
+an activation x ∈ R^m into a wide, sparse code f ∈ R^d and decodes it linearly,
 
     f = σ(W_enc (x − b_dec) + b_enc),      x̂ = W_dec f + b_dec,
 

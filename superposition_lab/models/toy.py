@@ -14,7 +14,7 @@ elementwise passes; the trainer uses it when a model has it (tests check it agai
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

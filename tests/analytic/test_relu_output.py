@@ -46,7 +46,8 @@ def test_hand_cases() -> None:
     W, b, imp = np.zeros((1, 3)), np.array([0.5, -1.0, 0.2]), np.array([1.0, 2.0, 3.0])
     assert relu_output.pattern_loss(W, b, imp, ()) == pytest.approx(0.25 + 3 * 0.04)
     # antipodal pair W = [1, −1], b = 0: loss (1 + r)p²/6 in TMS's 2-in-1 analysis (r = 1, p = 1/2)
-    assert relu_output.expected_loss(np.array([[1.0, -1.0]]), np.zeros(2), np.ones(2), 0.5) == pytest.approx(2 * 0.25 / 6)
+    antipodal = relu_output.expected_loss(np.array([[1.0, -1.0]]), np.zeros(2), np.ones(2), 0.5)
+    assert antipodal == pytest.approx(2 * 0.25 / 6)
     # an unrepresented feature with zero bias costs E[x²] = p/3
     assert relu_output.expected_loss(np.zeros((1, 1)), np.zeros(1), np.ones(1), 0.4) == pytest.approx(0.6 / 3)
     # a dedicated feature (W = 1, b = 0) is reconstructed exactly

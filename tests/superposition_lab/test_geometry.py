@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import special_ortho_group
 
-from analytic import polytopes as P
-from superposition_lab import geometry as G
-from superposition_lab import metrics as M
+from analytic import polytopes
+from superposition_lab import geometry, metrics
 
 SETTINGS = settings(deadline=None, derandomize=True, max_examples=20)
 SHAPES = ["digon", "triangle", "tetrahedron", "pentagon", "square_antiprism", "dedicated"]
@@ -28,7 +27,7 @@ def rotate(W: np.ndarray, seed: int, scale: float = 1.0, flips: bool = True) -> 
 
 
 def lab_dimensionality(W: np.ndarray) -> np.ndarray:
-    return M.dimensionality(torch.from_numpy(W)[None])[0].numpy()
+    return metrics.dimensionality(torch.from_numpy(W)[None])[0].numpy()
 
 
 # 1) D_i does not see rotations, global scale or sign flips, and names the right polytope.
@@ -36,25 +35,25 @@ def lab_dimensionality(W: np.ndarray) -> np.ndarray:
 @SETTINGS
 @given(st.sampled_from(SHAPES), seeds, st.floats(0.6, 3.0))
 def test_rotated_scaled_polytopes_keep_their_dimensionality(name, seed, scale):
-    W = rotate(P.configuration(name), seed, scale)
-    expected = float(P.expected_dimensionality(name))
+    W = rotate(polytopes.configuration(name), seed, scale)
+    expected = float(polytopes.expected_dimensionality(name))
     np.testing.assert_allclose(lab_dimensionality(W), expected, atol=1e-9)
-    np.testing.assert_allclose(P.dimensionality(W), expected, atol=1e-9)
-    (factor,) = G.recognize(W, threshold=0.5 * scale)
+    np.testing.assert_allclose(polytopes.dimensionality(W), expected, atol=1e-9)
+    (factor,) = geometry.recognize(W, threshold=0.5 * scale)
     assert factor.polytope == name
-    assert factor.size == P.KNOWN[name].n_features and factor.n_dims == P.KNOWN[name].n_dims
+    assert factor.size == polytopes.KNOWN[name].n_features and factor.n_dims == polytopes.KNOWN[name].n_dims
 
 
 @SETTINGS
 @given(st.integers(1, 4), seeds)
 def test_antipodal_pairs_in_one_space_are_separate_digons(n_pairs, seed):
     # n pairs along orthogonal axes: the "D* = 1/2" configuration
-    W = P.tegum_product(*[P.configuration("digon")] * n_pairs)
+    W = polytopes.tegum_product(*[polytopes.configuration("digon")] * n_pairs)
     W = rotate(W, seed)
-    factors = G.recognize(W)
+    factors = geometry.recognize(W)
     assert [f.polytope for f in factors] == ["digon"] * n_pairs
     np.testing.assert_allclose(lab_dimensionality(W), 0.5, atol=1e-9)
-    assert M.dstar(torch.from_numpy(W)[None]).item() == pytest.approx(0.5)
+    assert metrics.dstar(torch.from_numpy(W)[None]).item() == pytest.approx(0.5)
 
 
 # 2) Tegum products split into their factors.
@@ -62,60 +61,60 @@ def test_antipodal_pairs_in_one_space_are_separate_digons(n_pairs, seed):
 @SETTINGS
 @given(st.lists(st.sampled_from(SHAPES), min_size=1, max_size=4), seeds)
 def test_tegum_products_split_into_their_factors(names, seed):
-    W = rotate(P.tegum_product(*[P.configuration(n) for n in names]), seed)
-    factors = G.recognize(W)
+    W = rotate(polytopes.tegum_product(*[polytopes.configuration(n) for n in names]), seed)
+    factors = geometry.recognize(W)
     assert sorted(f.polytope for f in factors) == sorted(names)
     # the factors partition the features, each in its own block of columns
-    sizes = [P.KNOWN[n].n_features for n in names]
+    sizes = [polytopes.KNOWN[n].n_features for n in names]
     starts = np.cumsum([0] + sizes[:-1])
     blocks = sorted(tuple(range(s, s + k)) for s, k in zip(starts, sizes))
     assert sorted(f.features for f in factors) == blocks
     assert sum(f.n_dims for f in factors) == W.shape[0]
     # Σ D_i = m for a tegum product of tight frames
-    assert M.dimensionality_sum(torch.from_numpy(W)[None]).item() == pytest.approx(W.shape[0])
+    assert metrics.dimensionality_sum(torch.from_numpy(W)[None]).item() == pytest.approx(W.shape[0])
 
 
 def test_unrepresented_features_belong_to_no_factor():
-    W = P.tegum_product(P.configuration("triangle"), np.zeros((1, 2)))
+    W = polytopes.tegum_product(polytopes.configuration("triangle"), np.zeros((1, 2)))
     W[:, 3] = [0.0, 0.0, 0.1]  # a stray small weight: not represented
-    assert G.tegum_factors(W) == [(0, 1, 2)]
-    assert not G.interference_graph(W)[3].any()
+    assert geometry.tegum_factors(W) == [(0, 1, 2)]
+    assert not geometry.interference_graph(W)[3].any()
 
 
 def test_a_non_uniform_factor_is_left_unnamed():
     # three unit vectors at 0°, 60° and 180°: connected, but D_i differ (not a triangle)
     a = np.radians([0.0, 60.0, 180.0])
-    (factor,) = G.recognize(np.stack([np.cos(a), np.sin(a)]))
+    (factor,) = geometry.recognize(np.stack([np.cos(a), np.sin(a)]))
     assert factor.size == 3 and factor.polytope is None and factor.spread > 0.1
 
 
 def test_polytope_counts():
-    W = P.tegum_product(P.configuration("pentagon"), P.configuration("digon"), P.configuration("digon"))
-    assert G.polytope_counts(W) == {"pentagon": 1, "digon": 2}
+    W = polytopes.tegum_product(*(polytopes.configuration(name) for name in ("pentagon", "digon", "digon")))
+    assert geometry.polytope_counts(W) == {"pentagon": 1, "digon": 2}
 
 
 def test_recognize_accepts_torch_and_rejects_batches():
-    W = torch.from_numpy(P.configuration("tetrahedron"))
-    assert G.recognize(W)[0].polytope == "tetrahedron"
+    W = torch.from_numpy(polytopes.configuration("tetrahedron"))
+    assert geometry.recognize(W)[0].polytope == "tetrahedron"
     with pytest.raises(ValueError, match="one model"):
-        G.recognize(np.zeros((2, 3, 4)))
+        geometry.recognize(np.zeros((2, 3, 4)))
 
 
 # 3) Two hidden dimensions.
 
 @pytest.mark.parametrize("k", [2, 3, 5, 6])
 def test_regular_polygon_gaps(k):
-    W = rotate(P.regular_polygon(k), 7, flips=False)
-    np.testing.assert_allclose(G.angular_gaps(W), 360.0 / k, atol=1e-9)
+    W = rotate(polytopes.regular_polygon(k), 7, flips=False)
+    np.testing.assert_allclose(geometry.angular_gaps(W), 360.0 / k, atol=1e-9)
 
 
 def test_angular_gaps_respect_the_mask_and_add_to_360():
-    W = P.regular_polygon(6)
-    gaps = G.angular_gaps(W, mask=np.array([1, 1, 0, 1, 0, 0], dtype=bool))
+    W = polytopes.regular_polygon(6)
+    gaps = geometry.angular_gaps(W, mask=np.array([1, 1, 0, 1, 0, 0], dtype=bool))
     assert gaps.tolist() == pytest.approx([60.0, 120.0, 180.0])
-    assert G.angular_gaps(W, mask=np.zeros(6, dtype=bool)).size == 0
+    assert geometry.angular_gaps(W, mask=np.zeros(6, dtype=bool)).size == 0
     with pytest.raises(ValueError, match="2-D"):
-        G.angles_2d(np.ones((3, 4)))
+        geometry.angles_2d(np.ones((3, 4)))
 
 
 # 4) Σ D_i ≤ rank(W) ≤ m, with equality for tight frames only.
@@ -124,10 +123,10 @@ def test_angular_gaps_respect_the_mask_and_add_to_360():
 @given(st.integers(2, 5), st.integers(2, 12), seeds)
 def test_dimensionality_sum_is_at_most_the_rank(m, n, seed):
     W = np.random.default_rng(seed).standard_normal((m, n))
-    total = M.dimensionality_sum(torch.from_numpy(W)[None]).item()
+    total = metrics.dimensionality_sum(torch.from_numpy(W)[None]).item()
     assert total <= np.linalg.matrix_rank(W) + 1e-9
 
 
 def test_dimensionality_sum_short_of_m_for_a_non_tight_frame():
     W = np.array([[1.0, 0.0, 0.8], [0.0, 1.0, 0.6]])  # three unit vectors, not a tight frame
-    assert M.dimensionality_sum(torch.from_numpy(W)[None]).item() < 1.9
+    assert metrics.dimensionality_sum(torch.from_numpy(W)[None]).item() < 1.9

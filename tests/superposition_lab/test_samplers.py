@@ -64,7 +64,7 @@ def test_correlated_marginals_and_co_occurrence():
     n = int(both.sum())
     assert abs(a.mean().item() - 0.5) < Z * math.sqrt(1 / 12 / n)
     assert abs(torch.corrcoef(torch.stack([a, b]))[0, 1].item()) < Z / math.sqrt(n)
-    assert 0.0 < x[on].min() and x.max() <= 1.0
+    assert x[on].min() > 0.0 and x.max() <= 1.0
 
 
 # 3) Anticorrelated sets: at most one active feature per set.

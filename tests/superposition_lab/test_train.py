@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from superposition_lab.data import SparseUniform
 from superposition_lab.models import MODELS
 from superposition_lab.models.toy import ReLUOutputToy
-from superposition_lab.train import (TrainConfig, TrainingDiverged, best_of_restarts, evaluate, lr_factor,
-                                     train)
+from superposition_lab.train import TrainConfig, TrainingDiverged, best_of_restarts, evaluate, lr_factor, train
 
 
 class PlainSampler:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from verify.registry import ANALYTIC
 from verify.checks import binomial_lower_bound, judge_check
-from verify.experiments import Metric, Outcome
+from verify.kind import Metric, Outcome
 from verify.spec import Check
 
 
@@ -17,7 +18,7 @@ def _outcome(values: np.ndarray, axis: list[float] | None = None) -> tuple[Outco
 
 def _judge(check: Check, values, axis=None):
     outcome, metrics = _outcome(np.asarray(values), axis)
-    return judge_check(check, outcome, None, metrics)
+    return judge_check(check, outcome, None, metrics, ANALYTIC)
 
 
 def test_equal_and_close() -> None:
@@ -86,9 +87,9 @@ def test_a_sweep_wide_metric_counts_once_per_seed() -> None:
     values = np.broadcast_to(per_seed, (4, 3)).copy()
     outcome = Outcome(points=[{"sparsity": s} for s in (0.0, 0.3, 0.6, 0.9)], arrays={"v": values})
     metrics = {"v": Metric(lambda o, _: o.arrays["v"], "v", sweep_wide=True)}
-    r = judge_check(Check(metric="v", rule="at_least", expect=1.0), outcome, None, metrics)
+    r = judge_check(Check(metric="v", rule="at_least", expect=1.0), outcome, None, metrics, ANALYTIC)
     assert not r.passed and r.detail.startswith("2/3 cases pass") and "the sweep, seed 2" in r.detail
     check = Check(metric="v", rule="at_least", expect=1.0, min_fraction=0.2, confidence=0.9)
-    assert judge_check(check, outcome, None, metrics).detail.startswith("2/3 cases pass")
+    assert judge_check(check, outcome, None, metrics, ANALYTIC).detail.startswith("2/3 cases pass")
     repeated = {"v": Metric(lambda o, _: o.arrays["v"], "v")}  # the same array, not marked: 8/12
-    assert judge_check(check, outcome, None, repeated).detail.startswith("8/12 cases pass")
+    assert judge_check(check, outcome, None, repeated, ANALYTIC).detail.startswith("8/12 cases pass")

@@ -12,14 +12,18 @@ import attrs
 import numpy as np
 import pytest
 
-from analytic import polytopes as P
+from analytic import polytopes
 from tests.conftest import SPECS
 from verify.checks import judge_check
-from verify.experiments import Outcome, RunContext
-from verify.experiments import geometry_metrics as G
+from verify.errors import structure_errors
+from verify.experiments import geometry_metrics
 from verify.experiments.polytope import POLYTOPE, PolytopeConfig
 from verify.experiments.toy import TOY, ToyConfig, _random_directions, run_toy
-from verify.spec import converter, experiment_config, field_errors, load_specs
+from verify.kind import Outcome, RunContext
+from verify.loading import load_specs
+from verify.registry import ANALYTIC
+from verify.spec import converter
+from verify.validation import experiment_config
 
 
 def spec_and_config(spec_id: str, control: bool = False):
@@ -28,7 +32,7 @@ def spec_and_config(spec_id: str, control: bool = False):
 
 
 def verdicts(spec, outcome: Outcome, config) -> dict[str, bool]:
-    return {f"{c.metric}@{c.at}": judge_check(c, outcome, config, TOY.metrics).passed for c in spec.check}
+    return {f"{c.metric}@{c.at}": judge_check(c, outcome, config, TOY.metrics, ANALYTIC).passed for c in spec.check}
 
 
 def outcome(points: list[dict], W: np.ndarray, **arrays: np.ndarray) -> Outcome:
@@ -52,7 +56,9 @@ def rotated(W: np.ndarray, seed: int) -> np.ndarray:
 ])
 def test_config_errors_name_the_field(extra, field):
     raw = {"model": "relu_output", "n_features": 6, "n_hidden": 2, **extra}
-    errors = field_errors(lambda: converter.structure(raw, ToyConfig), "experiment")
+    with pytest.raises(Exception) as failure:
+        converter.structure(raw, ToyConfig)
+    errors = structure_errors(failure.value, "experiment")
     assert errors and errors[0][0] == f"experiment.{field}", errors
 
 
@@ -86,15 +92,16 @@ def test_perturbed_density_overrides_only_the_last_feature():
 
 def test_plateau_width():
     x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    assert G.plateau_width(x, np.array([1.0, 0.5, 0.52, 0.49, 0.3]), 0.5, 0.05) == 2.0
-    assert G.plateau_width(x[::-1], np.array([0.3, 0.49, 0.52, 0.5, 1.0]), 0.5, 0.05) == 2.0  # order-free
-    assert G.plateau_width(x, np.array([1.0, 0.7, 0.5, 0.3, 0.2]), 0.5, 0.05) == 1.0
-    assert G.plateau_width(x, np.full(5, 0.8), 0.5, 0.05) == 0.0
+    assert geometry_metrics.plateau_width(x, np.array([1.0, 0.5, 0.52, 0.49, 0.3]), 0.5, 0.05) == 2.0
+    # order-free
+    assert geometry_metrics.plateau_width(x[::-1], np.array([0.3, 0.49, 0.52, 0.5, 1.0]), 0.5, 0.05) == 2.0
+    assert geometry_metrics.plateau_width(x, np.array([1.0, 0.7, 0.5, 0.3, 0.2]), 0.5, 0.05) == 1.0
+    assert geometry_metrics.plateau_width(x, np.full(5, 0.8), 0.5, 0.05) == 0.0
 
 
 def test_nearest_fraction_never_counts_twice():
-    k = G.nearest_fraction(np.array([1.0, 0.74, 0.5, 0.39, 0.38, 0.45, 0.1]), tol=0.03)
-    names = [float(G.FRACTIONS[i]) if i >= 0 else None for i in k]
+    k = geometry_metrics.nearest_fraction(np.array([1.0, 0.74, 0.5, 0.39, 0.38, 0.45, 0.1]), tol=0.03)
+    names = [float(geometry_metrics.FRACTIONS[i]) if i >= 0 else None for i in k]
     assert names == [1.0, 0.75, 0.5, 0.4, 0.375, None, None]
 
 
@@ -119,7 +126,7 @@ def test_dstar_sticky_checks_flip():
 
 
 def _tegum_model(names: list[str], m: int, n: int, seed: int) -> np.ndarray:
-    W = P.tegum_product(*[P.configuration(k) for k in names])
+    W = polytopes.tegum_product(*[polytopes.configuration(k) for k in names])
     W = np.pad(W, ((0, m - W.shape[0]), (0, n - W.shape[1])))
     return rotated(W, seed)
 
@@ -142,7 +149,7 @@ def test_dimensionality_fraction_and_sum_checks_flip():
 
 def test_pentagon_checks_flip():
     spec, cfg = spec_and_config("tms.pentagon")
-    W = 1.13 * P.regular_polygon(5)
+    W = 1.13 * polytopes.regular_polygon(5)
     b = np.full(5, 1 - 1.13**2)  # ‖W_i‖² = 1 − b_i
     good = outcome([{}], np.stack([W, rotated(W, 3)])[None], b=np.stack([b, b])[None])
     assert all(verdicts(spec, good, cfg).values())
@@ -155,8 +162,8 @@ def test_pentagon_checks_flip():
 def _collapse_outcome(densities: list[float], threshold: float) -> Outcome:
     """Pentagon above `threshold`, two digons below; restarts find both branches everywhere,
     with losses that cross at the threshold."""
-    pent = 1.13 * P.regular_polygon(5)
-    digons = np.concatenate([P.regular_polygon(4), np.zeros((2, 1))], axis=1)
+    pent = 1.13 * polytopes.regular_polygon(5)
+    digons = np.concatenate([polytopes.regular_polygon(4), np.zeros((2, 1))], axis=1)
     W, norms, losses = [], [], []
     for d in densities:
         W.append((pent if d > threshold else digons)[None])
@@ -178,8 +185,8 @@ def test_pentagon_collapse_checks_flip():
 
 def test_correlated_and_anticorrelated_checks_flip():
     spec, cfg = spec_and_config("tms.correlated-collapse")
-    hexagon = P.regular_polygon(6)  # pairs (0,1), (2,3), (4,5) side by side
-    collapsed = np.repeat(P.regular_polygon(3), 2, axis=1)  # each pair on one direction
+    hexagon = polytopes.regular_polygon(6)  # pairs (0,1), (2,3), (4,5) side by side
+    collapsed = np.repeat(polytopes.regular_polygon(3), 2, axis=1)  # each pair on one direction
     shuffled = hexagon[:, [0, 3, 1, 4, 2, 5]]  # pairs antipodal instead
     pts = [{"sparsity": s} for s in cfg.sparsity]
     by_point = lambda dense, sparse: np.stack(  # noqa: E731
@@ -190,7 +197,8 @@ def test_correlated_and_anticorrelated_checks_flip():
     assert not v["set_cosines@{'sparsity': 0.995}"] and not v["set_cosines@{'sparsity': 0.5}"]  # … of the wrong kind
 
     spec, cfg = spec_and_config("tms.anticorrelated-antipodal")
-    pairs = P.tegum_product(*[P.configuration("digon")] * (cfg.n_features // 2))  # (0,1), (2,3), … antipodal
+    # (0,1), (2,3), … antipodal
+    pairs = polytopes.tegum_product(*[polytopes.configuration("digon")] * (cfg.n_features // 2))
     crossed = pairs[:, np.r_[0:cfg.n_features:2, 1:cfg.n_features:2]]  # antipodes in other pairs
     pts = [{"sparsity": s} for s in cfg.sparsity]
     stack = lambda W: np.broadcast_to(W, (len(pts), cfg.seeds, *W.shape)).copy()  # noqa: E731

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from verify.experiments import RunContext
+from verify.kind import RunContext
 from verify.experiments import loss_decomposition as L
 
 

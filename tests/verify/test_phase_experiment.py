@@ -16,12 +16,14 @@ from scipy import optimize
 
 from analytic import three_in_two, two_in_one
 from tests.conftest import SPECS, write_spec
+from verify.registry import ANALYTIC
 from verify.checks import judge_check
-from verify.experiments import Outcome, RunContext
+from verify.kind import Outcome, RunContext
 from verify.experiments.phase import (PHASE, PHASE_POINT, Axis, PhaseConfig, PhasePointConfig,
                                       boundary_distance, phase_tables, run_phase, run_phase_point)
 from verify.experiments.phase_free_optimum import PHASE_FREE_OPTIMUM, FreeOptimumConfig, run_free_optimum
-from verify.spec import SpecErrors, load_spec_file, load_specs
+from verify.errors import SpecErrors
+from verify.loading import load_spec_file, load_specs
 
 MODULES = {"two_in_one": two_in_one, "three_in_two": three_in_two}
 
@@ -45,7 +47,7 @@ def ideal_outcome(config: PhaseConfig, swap: dict[str, str] | None = None) -> Ou
 
 def _judge(spec_path, outcome, config) -> bool:
     spec = load_spec_file(spec_path)
-    return all(judge_check(c, outcome, config, PHASE.metrics).passed for c in spec.check)
+    return all(judge_check(c, outcome, config, PHASE.metrics, ANALYTIC).passed for c in spec.check)
 
 
 def _metric(name: str, outcome: Outcome, config) -> float:
@@ -93,7 +95,7 @@ def test_bad_phase_specs_name_the_field(tmp_path, line, message):
 
 def test_phase_specs_resolve_per_profile():
     spec = load_spec_file(SPECS / "tms.two-in-one-phase.toml")
-    from verify.spec import experiment_config
+    from verify.validation import experiment_config
     quick, full = experiment_config(spec, "quick"), experiment_config(spec, "full")
     assert quick.r.array().size == 11 and full.r.array().size == 25
     assert experiment_config(spec, "quick", control=True).model == "linear"
@@ -192,10 +194,10 @@ def test_free_optimum_kind_and_its_linear_control():
     assert 0.3 < m["free_kink"] < 1.0  # the slope still drops at the free boundary (first order)
     assert m["probe_margin"] == pytest.approx(1 / 12 - 0.07628, abs=2e-4) and m["probe_superposed"] == 1.0
     spec = load_spec_file(SPECS / "tms.phase-free-optimum.toml")
-    assert all(judge_check(c, out, config, PHASE_FREE_OPTIMUM.metrics).passed for c in spec.check)
+    assert all(judge_check(c, out, config, PHASE_FREE_OPTIMUM.metrics, ANALYTIC).passed for c in spec.check)
     linear = attrs.evolve(config, model="linear")
     out = run_free_optimum(linear, RunContext())
-    results = [judge_check(c, out, linear, PHASE_FREE_OPTIMUM.metrics) for c in spec.check]
+    results = [judge_check(c, out, linear, PHASE_FREE_OPTIMUM.metrics, ANALYTIC) for c in spec.check]
     assert [r.metric for r in results if not r.passed] == [
         "excess_over_closed_form", "free_agreement", "boundary_shift", "free_kink", "probe_margin",
         "probe_superposed"]

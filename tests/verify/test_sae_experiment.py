@@ -7,12 +7,17 @@ import textwrap
 import numpy as np
 import pytest
 
+from superposition_lab.models import SAES
 from tests.conftest import write_spec
 from verify.checks import judge_check
-from verify.experiments import Outcome, RunContext
+from verify.errors import structure_errors
 from verify.experiments.sae import SAEConfig, frontier_fvu, plot_sae, run_sae, sae_metrics
+from verify.experiments.sae_config import VARIANTS, GatedVariant, L1Variant, TopKVariant
+from verify.kind import Outcome, RunContext
+from verify.loading import load_specs
+from verify.registry import ANALYTIC
 from verify.runner import judge_spec
-from verify.spec import Check, converter, load_specs
+from verify.spec import Check, converter
 
 BASE = dict(variant="l1", n_features=6, n_dims=4, d_sae=8, density=0.2, steps=30, eval_samples=4096)
 
@@ -29,12 +34,47 @@ def config(**kw) -> SAEConfig:
     (dict(parents=[-1, 2, -1, -1, -1, -1]), "parents"),
     (dict(absorption_pair=[0, 0]), "absorption_pair"),
     (dict(variant="sparse"), "variant"),
+    (dict(variant={"name": "topk", "aux_k": -1}), "aux_k"),
+    (dict(variant={"resample_every": 3}), "name"),
+    (dict(baseline_penalty=[0.1]), "baseline_penalty"),  # a baseline grid without a baseline
     (dict(density=[0.1, 1.5]), "density"),
 ])
 def test_config_validation_names_the_field(bad: dict, field: str) -> None:
     with pytest.raises(Exception) as exc:
         config(**bad)
-    assert field in str(exc.value) or any(field in str(e) for e in getattr(exc.value, "exceptions", []))
+    assert any(path.split(".")[-1] == field for path, _ in structure_errors(exc.value, "experiment"))
+
+
+@pytest.mark.parametrize("variant, knob", [
+    ("l1", "aux_k"), ("topk", "resample_every"), ("gated", "threshold_init"), ("pca", "resample_scale"),
+    ("jumprelu", "threshold_int"),
+])
+def test_a_knob_the_variant_lacks_is_an_unknown_key_under_variant(variant: str, knob: str) -> None:
+    with pytest.raises(Exception) as exc:
+        config(variant={"name": variant, knob: 1})
+    assert structure_errors(exc.value, "experiment") == [(f"experiment.variant.{knob}", "unknown key")]
+
+
+def test_one_config_class_per_sae_model_plus_pca() -> None:
+    assert set(VARIANTS) == set(SAES) | {"pca"}
+    assert all(VARIANTS[name].name == name for name in VARIANTS)
+
+
+def test_each_variant_gets_only_its_own_knobs_and_axes() -> None:
+    c = config(variant={"name": "l1", "resample_every": 10, "resample_scale": 1.0}, steps=35, penalty=[0.1, 0.2],
+               k=[1, 2])
+    assert c.variant == L1Variant(resample_every=10, resample_scale=1.0)
+    opts = c.variant.model_options({"penalty": [0.1, 0.2]}, c.steps)
+    assert opts == dict(penalty=[0.1, 0.2], resample_at=[10, 20, 30], resample_from="input", resample_scale=1.0)
+    assert config(variant="gated").variant == GatedVariant()
+    assert config(variant="jumprelu").variant.model_options({"penalty": [0.1], "bandwidth": [0.2]}, 9) == dict(
+        penalty=[0.1], bandwidth=[0.2], threshold_init=0.05)
+    assert config(variant={"name": "topk", "aux_k": 6}).variant.model_options({"k": [2.0]}, 9) == dict(
+        k=[2], aux_coeff=1 / 32, aux_k=6)
+    assert config(variant="pca").variant.axes == ()
+    base = config(variant="gated", baseline={"name": "topk", "aux_coeff": 0.0}, penalty=[0.1], baseline_k=[2])
+    side = base.baseline_config()
+    assert side.variant == TopKVariant(aux_coeff=0.0) and side.baseline is None and side.k == [2]
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +131,8 @@ def fake(gamma, baseline_gamma, l0=None, fvu=None, bl0=None, bfvu=None) -> Outco
 def test_shrinkage_verdict_flips_when_the_gated_side_shrinks() -> None:
     check = Check(metric="shrinkage_ratio", rule="at_most", expect=0.1)
     c = config(penalty=[0.1, 0.2])
-    assert judge_check(check, fake([0.995, 1.003], [0.9, 0.8]), c, sae_metrics).passed
-    assert not judge_check(check, fake([0.9, 0.8], [0.9, 0.8]), c, sae_metrics).passed
+    assert judge_check(check, fake([0.995, 1.003], [0.9, 0.8]), c, sae_metrics, ANALYTIC).passed
+    assert not judge_check(check, fake([0.9, 0.8], [0.9, 0.8]), c, sae_metrics, ANALYTIC).passed
 
 
 def test_frontier_verdict_flips_when_the_variant_is_not_better() -> None:
@@ -100,10 +140,10 @@ def test_frontier_verdict_flips_when_the_variant_is_not_better() -> None:
     c = config(penalty=[0.1, 0.2])
     better = fake([1, 1], [1, 1], l0=[1.5, 3.0], fvu=[0.05, 0.01], bl0=[1.0, 2.0, 4.0], bfvu=[0.4, 0.1, 0.025])
     same = fake([1, 1], [1, 1], l0=[1.0, 2.0], fvu=[0.4, 0.1], bl0=[1.0, 2.0, 4.0], bfvu=[0.4, 0.1, 0.025])
-    assert judge_check(check, better, c, sae_metrics).passed
-    assert not judge_check(check, same, c, sae_metrics).passed
+    assert judge_check(check, better, c, sae_metrics, ANALYTIC).passed
+    assert not judge_check(check, same, c, sae_metrics, ANALYTIC).passed
     beyond = fake([1, 1], [1, 1], l0=[1.5, 9.0], fvu=[0.05, 0.001], bl0=[1.0, 2.0, 4.0], bfvu=[0.4, 0.1, 0.025])
-    assert not judge_check(check, beyond, c, sae_metrics).passed  # L0 beyond the baseline's range: NaN
+    assert not judge_check(check, beyond, c, sae_metrics, ANALYTIC).passed  # L0 beyond the baseline's range: NaN
 
 
 TOPK_SPEC = textwrap.dedent('''

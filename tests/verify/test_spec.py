@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 
 from tests.conftest import TINY_SPEC, write_spec
 from verify.cli import main
-from verify.spec import SpecErrors, experiment_config, load_specs, resolve_profile
+from verify.errors import SpecErrors
+from verify.loading import load_specs
+from verify.spec import resolve_profile
+from verify.validation import experiment_config
 
 
 def _errors(tmp_path: Path, text: str) -> list[str]:
@@ -29,7 +32,7 @@ def test_tiny_spec_loads(tiny_spec_path: Path) -> None:
     (spec,) = load_specs([tiny_spec_path])
     assert spec.id == "test.tiny-linear"
     cfg = experiment_config(spec, "quick")
-    assert cfg.steps == 1500 and cfg.sparsity == [0.0, 0.9]
+    assert cfg.steps == 300 and cfg.sparsity == [0.0, 0.9]
     assert experiment_config(spec, "full").steps == 3000
     assert experiment_config(spec, "quick", control=True).model == "relu_output"
 
@@ -55,7 +58,7 @@ def test_tiny_spec_loads(tiny_spec_path: Path) -> None:
         ('kind = "toy"', 'kind = "toys"', "s.toml: experiment.kind: unknown experiment kind 'toys' (did you mean 'toy'?)"),
         ('title = "tiny linear top-m"\n', "", "s.toml: title: required field missing"),
         ('[control]\nmodel = "relu_output"', '[control]\nmodle = "relu_output"', "s.toml: control.modle: unknown key"),
-        ("steps = { quick = 1500, full = 3000 }", "steps = { quick = 1500 }",
+        ("steps = { quick = 300, full = 3000 }", "steps = { quick = 300 }",
          "s.toml: experiment.steps: no value for profile 'full'"),
         ('id = "test.tiny-linear"', 'id = "Test Tiny"', "s.toml: id: must match regex"),
     ],

@@ -21,7 +21,8 @@ from attrs import validators as v
 from analytic import relu_output
 from superposition_lab.data import SparseUniform
 from superposition_lab.models import MODELS
-from verify.experiments import ExperimentKind, Metric, Outcome, RunContext
+from verify.kind import ExperimentKind, Metric, Outcome, RunContext
+from verify.registry import EXPERIMENTS
 
 __all__ = ["LossDecompositionConfig", "LOSS_DECOMPOSITION"]
 
@@ -95,7 +96,7 @@ def run_loss_decomposition(config: LossDecompositionConfig, ctx: RunContext) -> 
 MIN_EVENTS = 1000
 
 
-def _z(diff: np.ndarray, se: np.ndarray) -> np.ndarray:
+def _z_score(diff: np.ndarray, se: np.ndarray) -> np.ndarray:
     """|diff| / se, where a zero standard error is fine only for an exact match."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(se > 0, np.abs(diff) / se, np.where(np.abs(diff) < 1e-12, 0.0, np.inf))
@@ -106,9 +107,9 @@ def _max_z(o: Outcome, _: Any) -> np.ndarray:
     # A term seen in only a handful of samples has no usable standard error (its sample variance
     # is itself noise), so terms expected fewer than MIN_EVENTS times are reported, not judged;
     # their contribution is still in the total, which is always judged.
-    z = _z(a["exact_terms"] - a["mc_terms"], a["mc_se"])
+    z = _z_score(a["exact_terms"] - a["mc_terms"], a["mc_se"])
     z_terms = np.where(a["expected_events"] >= MIN_EVENTS, z, 0.0).max(axis=-1)
-    z_total = _z(a["exact_total"] - a["mc_total"], a["mc_total_se"])
+    z_total = _z_score(a["exact_total"] - a["mc_total"], a["mc_total_se"])
     return np.maximum(z_terms, z_total)
 
 
@@ -128,3 +129,5 @@ LOSS_DECOMPOSITION = ExperimentKind(
     },
     doc="exact sparsity-pattern expansion of the ReLU output loss vs Monte Carlo on a random model",
 )
+
+EXPERIMENTS.register(LOSS_DECOMPOSITION.name, LOSS_DECOMPOSITION)

@@ -20,106 +20,41 @@ The plots live in `phase_plot.py`; the free optimum (no training) in `phase_free
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
 import torch
 from attrs import validators as v
 
-from analytic import free_optimum, three_in_two, two_in_one
+from analytic import free_optimum, two_in_one
 from superposition_lab.data import SparseUniform
 from superposition_lab.models import MODELS
-from superposition_lab.train import TrainConfig, resolve_device, train
-from verify.experiments import ExperimentKind, Metric, Outcome, RunContext, train_config
-from verify.spec import converter
+from superposition_lab.train import resolve_device, train
+from verify.experiments.phase_grid import DIAGRAMS, Axis, axis_within, phase_tables
+from verify.experiments.phase_plot import plot_phase_map
+from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, RunContext
+from verify.registry import EXPERIMENTS
 
-__all__ = ["DIAGRAMS", "Axis", "PhaseConfig", "PhasePointConfig", "train_cells", "PHASE", "PHASE_POINT",
-           "phase_tables", "boundary_distance", "axis_within"]
+__all__ = ["PhaseConfig", "PhasePointConfig", "train_cells", "PHASE", "PHASE_POINT", "boundary_distance"]
 
-DIAGRAMS = {"two_in_one": two_in_one, "three_in_two": three_in_two}
 _MODELS = tuple(m for m in MODELS if m in free_optimum.MODELS)  # trainable AND with an exact loss
-
-
-# 1) grid axes -----------------------------------------------------------------------------------
-@attrs.frozen
-class Axis:
-    """A grid axis: `{ log = [low, high], points = n }` (n log-spaced values) or an explicit list."""
-
-    log: tuple[float, float] | None = None
-    points: int | None = None
-    values: tuple[float, ...] | None = None
-
-    def array(self) -> np.ndarray:
-        if self.values is not None:
-            return np.asarray(self.values, dtype=float)
-        lo, hi = self.log  # type: ignore[misc]
-        return np.logspace(np.log10(lo), np.log10(hi), self.points)  # type: ignore[arg-type]
-
-
-def _structure_axis(value: Any, _: Any) -> Axis:
-    if isinstance(value, Axis):
-        return value
-    if isinstance(value, list):
-        if not value:
-            raise ValueError("an axis needs at least one value")
-        return Axis(values=tuple(converter.structure(x, float) for x in value))
-    if isinstance(value, dict):
-        extra = sorted(set(value) - {"log", "points"})
-        if extra or set(value) != {"log", "points"}:
-            raise ValueError(f"expected {{ log = [low, high], points = n }} or a list of values, got keys "
-                             f"{sorted(value)}")
-        lo_hi, n = value["log"], converter.structure(value["points"], int)
-        if not (isinstance(lo_hi, list) and len(lo_hi) == 2):
-            raise ValueError(f"log must be [low, high], got {lo_hi!r}")
-        lo, hi = (converter.structure(x, float) for x in lo_hi)
-        if not 0 < lo < hi:
-            raise ValueError(f"log = [low, high] needs 0 < low < high (got [{lo:g}, {hi:g}])")
-        if n < 2:
-            raise ValueError(f"points must be >= 2 (got {n})")
-        return Axis(log=(lo, hi), points=n)
-    raise TypeError(f"expected {{ log = [low, high], points = n }} or a list of values, got {value!r}")
-
-
-converter.register_structure_hook(Axis, _structure_axis)
-
-
-def axis_within(low: float, high: float, what: str) -> Callable[[Any, attrs.Attribute, Axis], None]:
-    """Validator: every value of an axis lies in (low, high]."""
-
-    def check(_: Any, attribute: attrs.Attribute, axis: Axis) -> None:
-        bad = [x for x in axis.array() if not low < x <= high]
-        if bad:
-            raise ValueError(f"'{attribute.name}' must lie in {what} (got {bad[0]:g})")
-
-    return check
 
 
 # 2) configs -------------------------------------------------------------------------------------
 @attrs.frozen
-class PhaseTraining:
-    """What both phase kinds share: the diagram, the model and how each cell is trained and judged."""
+class PhaseTraining(Optimiser):
+    """What both phase kinds share: the diagram, the model and how each cell is trained and judged
+    (the optimiser fields and their TMS-notebook defaults come from `Optimiser`)."""
 
     diagram: str = attrs.field(default="two_in_one", validator=v.in_(tuple(DIAGRAMS)))
     model: str = attrs.field(default="relu_output", validator=v.in_(_MODELS))
     restarts: int = attrs.field(default=10, validator=v.ge(1))  # "ten models per point" (TMS)
-    steps: int = attrs.field(default=10_000, validator=v.ge(1))  # TMS notebook
-    lr: float = attrs.field(default=1e-3, validator=v.gt(0))  # TMS notebook
-    batch_size: int = attrs.field(default=1024, validator=v.ge(1))  # TMS notebook
-    weight_decay: float = attrs.field(default=0.01, validator=v.ge(0))  # torch AdamW default
-    schedule: str = attrs.field(default="constant", validator=v.in_(("constant", "linear", "cosine")))
-    warmup: int = attrs.field(default=0, validator=v.ge(0))
     # cells closer than this many decades (in log r or log p) to an analytic boundary are not judged
     margin: float = attrs.field(default=0.1, validator=v.ge(0))
     norm_threshold: float = attrs.field(default=0.5, validator=v.gt(0))  # ‖W_i‖ cut-off for "learned"
     seed: int = 0
-
-    def __attrs_post_init__(self) -> None:
-        if self.warmup >= self.steps:
-            raise ValueError(f"warmup: must be < steps (got warmup={self.warmup}, steps={self.steps})")
-
-    def train_config(self) -> TrainConfig:
-        return train_config(self)
 
 
 @attrs.frozen
@@ -148,14 +83,15 @@ def train_cells(config: PhaseTraining, r: np.ndarray, p: np.ndarray, ctx: RunCon
     importance = np.repeat(np.stack([mod.importance(x) for x in r]), R, axis=0)  # (I, F), I = C·R
     density = np.repeat(np.repeat(p[:, None], F, axis=1), R, axis=0)  # (I, F)
     device = resolve_device(ctx.device)
-    to = dict(device=device, dtype=torch.float32)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     model = MODELS[config.model](C * R, F, H, generator=gen, device=device)
     progress: Callable[[int], None] | None = None
-    if ctx.progress is not None:
-        ctx.progress(0, config.steps)
-        progress = lambda n: ctx.progress(n, config.steps)  # noqa: E731
-    train(model, SparseUniform(torch.tensor(density, **to)), torch.tensor(importance, **to),
+    report = ctx.progress
+    if report is not None:
+        report(0, config.steps)
+        progress = lambda n: report(n, config.steps)
+    train(model, SparseUniform(torch.tensor(density, device=device, dtype=torch.float32)),
+          torch.tensor(importance, device=device, dtype=torch.float32),
           config.train_config(), generator=gen, progress=progress)
     W = model.W.detach().cpu().double().numpy()  # (I, H, F)
     b = model.b.detach().cpu().double().numpy()  # (I, F)
@@ -205,22 +141,7 @@ def run_phase_point(config: PhasePointConfig, ctx: RunContext) -> Outcome:
     )
 
 
-# 4) scoring against the closed-form map ---------------------------------------------------------
-def phase_tables(outcome: Outcome, config: PhaseTraining) -> dict[str, np.ndarray]:
-    """Per cell (the grid's shape): empirical and analytic phase, near-boundary mask, r, p, and the
-    lowest closed-form loss."""
-    mod = DIAGRAMS[config.diagram]
-    a = outcome.arrays
-    r, p = np.meshgrid(a["r"].ravel(), a["p"].ravel(), indexing="ij")
-    shape = a["loss"].shape[2:] or ()
-    r, p = r.reshape(shape), p.reshape(shape)
-    empirical = np.asarray(mod.classify(a["W"][0, 0], norm_threshold=config.norm_threshold))
-    closed = mod.losses(r, p)
-    return {"r": r, "p": p, "empirical": empirical, "analytic": np.asarray(mod.phase(r, p)),
-            "near": np.asarray(mod.near_boundary(r, p, config.margin)),
-            "closed_loss": np.min(np.stack([np.asarray(x) for x in closed.values()]), axis=0)}
-
-
+# 4) scoring against the closed-form map (phase_tables in phase_grid.py) --------------------------
 def _scalar(fn: Callable[[dict[str, np.ndarray], Any], float]) -> Callable[[Outcome, Any], np.ndarray]:
     """Lift a function of the phase tables to a metric with one value (1 point, 1 seed)."""
     return lambda outcome, config: np.array([[fn(phase_tables(outcome, config), config)]], dtype=float)
@@ -295,19 +216,19 @@ phase_point_metrics: dict[str, Metric] = {
 }
 
 
-def _plot_phase(outcome: Outcome, config: PhaseConfig, out_dir: Any, stem: str) -> list:
-    from verify.experiments.phase_plot import plot_phase_map
-
-    return plot_phase_map(outcome, config, out_dir, stem)
-
+# quick: a cosine schedule from a 50× higher rate settles a 2-in-1 cell in a few hundred steps (3-in-2
+# specs ask for more); batches of 512 suffice for two or three features; full: the notebook's settings
+PHASE_DEFAULTS = {"steps": {"quick": 400, "full": 10_000}, "lr": {"quick": 0.05, "full": 0.001},
+                  "schedule": {"quick": "cosine", "full": "constant"}, "batch_size": {"quick": 512, "full": 1024}}
 
 PHASE = ExperimentKind(
     name="phase",
     config=PhaseConfig,
     run=run_phase,
     metrics=phase_metrics,
-    plot=_plot_phase,
+    plot=plot_phase_map,
     doc="empirical 2-in-1 / 3-in-2 phase map over (r, p), scored against the closed-form map",
+    defaults=PHASE_DEFAULTS,
 )
 
 PHASE_POINT = ExperimentKind(
@@ -316,4 +237,8 @@ PHASE_POINT = ExperimentKind(
     run=run_phase_point,
     metrics=phase_point_metrics,
     doc="best-of-k models at one (log10 r, log10 p), scored against phase(r, p) (for a [property])",
+    defaults=PHASE_DEFAULTS,
 )
+
+EXPERIMENTS.register(PHASE.name, PHASE)
+EXPERIMENTS.register(PHASE_POINT.name, PHASE_POINT)

@@ -23,8 +23,10 @@ import numpy as np
 from attrs import validators as v
 
 from analytic import free_optimum
-from verify.experiments import ExperimentKind, Metric, Outcome, RunContext
-from verify.experiments.phase import DIAGRAMS, Axis, axis_within
+from verify.experiments.phase_grid import DIAGRAMS, Axis, axis_within
+from verify.experiments.phase_plot import plot_free_optimum
+from verify.kind import ExperimentKind, Metric, Outcome, RunContext
+from verify.registry import EXPERIMENTS
 
 __all__ = ["FreeOptimumConfig", "run_free_optimum", "PHASE_FREE_OPTIMUM"]
 
@@ -52,7 +54,8 @@ def run_free_optimum(config: FreeOptimumConfig, ctx: RunContext) -> Outcome:
     mod = DIAGRAMS[config.diagram]
     r, p, br = config.r.array(), config.p.array(), config.boundary_r.array()
     total = r.size * p.size + br.size + 1
-    tick = (lambda: ctx.progress(1, total)) if ctx.progress else (lambda: None)
+    report = ctx.progress
+    tick = (lambda: report(1, total)) if report else (lambda: None)
 
     def free(rr: float, pp: float, restarts: int) -> free_optimum.FreeOptimum:
         return mod.free_optimum(float(rr), float(pp), restarts, config.seed, config.model)
@@ -79,7 +82,8 @@ def run_free_optimum(config: FreeOptimumConfig, ctx: RunContext) -> Outcome:
         closed_jump[k] = mod.slope_jump(float(x), fb.closed).jump
         if np.isfinite(fb.free) and fb.free * 10.0 ** (gap + 0.02) < 1.0:  # room for the stencil
             left, right = free_optimum.one_sided_slopes(
-                lambda pp: free(x, pp, config.boundary_restarts).loss, fb.free, gap=gap, step=0.01)
+                lambda pp: free(x, pp, config.boundary_restarts).loss,  # noqa: B023 — called in this iteration
+                fb.free, gap=gap, step=0.01)
             free_jump[k] = right - left
         tick()
 
@@ -140,7 +144,8 @@ free_optimum_metrics: dict[str, Metric] = {
     "excess_over_closed_form": Metric(_scalar(_excess),
                                       "max over the grid of free-optimum loss − lowest closed-form loss"),
     "free_agreement": Metric(_scalar(_free_agreement),
-                             "fraction of cells ≥ margin from every boundary where the free optimum's phase is phase(r, p)"),
+                             "fraction of cells ≥ margin from every boundary where the free optimum's phase is "
+                             "phase(r, p)"),
     "boundary_shift": Metric(_scalar(_boundary_shift),
                              "max over boundary_r of |log10(free boundary / closed-form boundary)| (decades)"),
     "free_kink": Metric(_scalar(_free_kink),
@@ -154,17 +159,13 @@ free_optimum_metrics: dict[str, Metric] = {
 }
 
 
-def _plot(outcome: Outcome, config: FreeOptimumConfig, out_dir: Any, stem: str) -> list:
-    from verify.experiments.phase_plot import plot_free_optimum
-
-    return plot_free_optimum(outcome, config, out_dir, stem)
-
-
 PHASE_FREE_OPTIMUM = ExperimentKind(
     name="phase_free_optimum",
     config=FreeOptimumConfig,
     run=run_free_optimum,
     metrics=free_optimum_metrics,
-    plot=_plot,
+    plot=plot_free_optimum,
     doc="exact-loss optimum over free W, b on the (r, p) grid vs the closed-form phase map (no training)",
 )
+
+EXPERIMENTS.register(PHASE_FREE_OPTIMUM.name, PHASE_FREE_OPTIMUM)

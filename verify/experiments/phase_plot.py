@@ -12,9 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch, Rectangle
 
-from verify.experiments import save_figure
+from verify.experiments.phase_grid import DIAGRAMS, phase_tables
+from verify.figures import save_figure
 
 __all__ = ["PHASE_COLORS", "plot_phase_map", "plot_free_optimum"]
 
@@ -33,8 +37,6 @@ def _edges(values: np.ndarray) -> np.ndarray:
 
 def _paint(ax: Any, r_edges: np.ndarray, p_edges: np.ndarray, names: np.ndarray, order: list[str]) -> None:
     """Colour a (Nr, Np) map of phase names on log axes (x = r, y = p)."""
-    from matplotlib.colors import ListedColormap
-
     index = np.vectorize(order.index)(names)
     cmap = ListedColormap([PHASE_COLORS[n] for n in order])
     ax.pcolormesh(r_edges, p_edges, index.T, cmap=cmap, vmin=-0.5, vmax=len(order) - 0.5, shading="flat")
@@ -43,9 +45,15 @@ def _paint(ax: Any, r_edges: np.ndarray, p_edges: np.ndarray, names: np.ndarray,
     ax.set_xlabel("extra-feature importance r")
 
 
+def _log_range(edges: np.ndarray, n: int) -> np.ndarray:
+    """n log-spaced values from the first to the last of `edges`."""
+    lo, hi = np.log10(edges[[0, -1]])
+    return np.logspace(lo, hi, n)
+
+
 def _boundaries(ax: Any, mod: Any, r_edges: np.ndarray, p_edges: np.ndarray) -> None:
     """The analytic critical density, the line r = 1 where it is a boundary, the triple point."""
-    r = np.logspace(*np.log10(r_edges[[0, -1]]), 400)
+    r = _log_range(r_edges, 400)
     ax.plot(r, mod.critical_density(r), color="k", lw=1.2)  # = boundary(r), in closed form
     if r_edges[0] < 1 < r_edges[-1]:
         # 2-in-1: not_learned ⇄ dedicated above the triple point; 3-in-2: at every p
@@ -57,10 +65,6 @@ def _boundaries(ax: Any, mod: Any, r_edges: np.ndarray, p_edges: np.ndarray) -> 
 
 
 def plot_phase_map(outcome: Any, config: Any, out_dir: Path, stem: str) -> list[Path]:
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch, Rectangle
-
-    from verify.experiments.phase import DIAGRAMS, phase_tables
 
     mod = DIAGRAMS[config.diagram]
     t = phase_tables(outcome, config)
@@ -70,7 +74,7 @@ def plot_phase_map(outcome: Any, config: Any, out_dir: Path, stem: str) -> list[
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
 
     # 1) analytic map on a fine grid, with the boundaries
-    rf, pf = np.logspace(*np.log10(re[[0, -1]]), 240), np.logspace(*np.log10(pe[[0, -1]]), 240)
+    rf, pf = _log_range(re, 240), _log_range(pe, 240)
     fine = np.asarray(mod.phase(rf[:, None], np.minimum(pf[None, :], 1.0)))
     _paint(axes[0], _edges(rf), _edges(pf), fine, order)
     _boundaries(axes[0], mod, re, pe)
@@ -112,9 +116,6 @@ def plot_phase_map(outcome: Any, config: Any, out_dir: Path, stem: str) -> list[
 
 
 def plot_free_optimum(outcome: Any, config: Any, out_dir: Path, stem: str) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    from verify.experiments.phase import DIAGRAMS
 
     mod = DIAGRAMS[config.diagram]
     a = outcome.arrays
@@ -123,7 +124,7 @@ def plot_free_optimum(outcome: Any, config: Any, out_dir: Path, stem: str) -> li
     order = [*mod.PHASES, mod.OTHER]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
 
-    rf, pf = np.logspace(*np.log10(re[[0, -1]]), 240), np.logspace(*np.log10(pe[[0, -1]]), 240)
+    rf, pf = _log_range(re, 240), _log_range(pe, 240)
     _paint(axes[0], _edges(rf), _edges(pf), np.asarray(mod.phase(rf[:, None], np.minimum(pf[None, :], 1))), order)
     _boundaries(axes[0], mod, re, pe)
     free = a["free_phase"][0, 0]

@@ -20,8 +20,9 @@ import torch
 from attrs import validators as v
 
 from analytic import polytopes
-from superposition_lab import metrics as M
-from verify.experiments import ExperimentKind, Metric, Outcome, RunContext
+from superposition_lab import metrics
+from verify.kind import ExperimentKind, Metric, Outcome, RunContext
+from verify.registry import EXPERIMENTS
 
 __all__ = ["PolytopeConfig", "POLYTOPE"]
 
@@ -57,7 +58,7 @@ def run_polytope(config: PolytopeConfig, ctx: RunContext) -> Outcome:
 
 def _dimensionality(o: Outcome, _: Any) -> np.ndarray:
     W = torch.from_numpy(o.arrays["W"][0])  # (1, H, F)
-    return M.dimensionality(W).numpy()[None]  # (1, 1, F)
+    return metrics.dimensionality(W).numpy()[None]  # (1, 1, F)
 
 
 def _cosines(o: Outcome, _: Any) -> np.ndarray:
@@ -83,3 +84,5 @@ POLYTOPE = ExperimentKind(
     },
     doc="a configuration from projecting basis vectors ⊥ one direction (the regular simplex for (1,…,1))",
 )
+
+EXPERIMENTS.register(POLYTOPE.name, POLYTOPE)

@@ -1,0 +1,104 @@
+"""What an experiment kind is: what a spec's [experiment] table means, how it runs, what it can measure.
+
+An experiment kind bundles an attrs config (the fields a spec may set), a `run` function that
+trains or computes everything for one config and returns an `Outcome` of numpy arrays, the metrics
+that read an Outcome, the fields that may be grid axes, and an optional plot for the report.
+Outcomes are what the runner caches, so changing a check never retrains anything.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+from attrs import validators as v
+
+from superposition_lab.train import TrainConfig
+
+__all__ = ["Outcome", "Metric", "ExperimentKind", "RunContext", "Optimiser", "SCHEDULES", "grid_points", "at_point"]
+
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+@attrs.frozen(kw_only=True)
+class Optimiser:
+    """The optimiser fields every training experiment has: AdamW with a learning-rate schedule.
+
+    The defaults are the TMS notebook's (the `full` profile); a kind may give other values per profile
+    in `ExperimentKind.defaults` (the toy models' quick profile: 1500 steps at lr 0.02, cosine), and a
+    spec states only what differs from those.
+    """
+
+    steps: int = attrs.field(default=10_000, validator=v.ge(0))  # TMS notebook; 0 = untrained
+    lr: float = attrs.field(default=1e-3, validator=v.gt(0))  # TMS notebook
+    batch_size: int = attrs.field(default=1024, validator=v.ge(1))  # TMS notebook
+    weight_decay: float = attrs.field(default=0.01, validator=v.ge(0))  # torch AdamW default
+    schedule: str = attrs.field(default="constant", validator=v.in_(SCHEDULES))
+    warmup: int = attrs.field(default=0, validator=v.ge(0))  # linear warm-up steps
+
+    def __attrs_post_init__(self) -> None:
+        if self.steps and self.warmup >= self.steps:
+            raise ValueError(f"warmup: must be < steps (got warmup={self.warmup}, steps={self.steps})")
+
+    def train_config(self) -> TrainConfig:
+        """The lab's TrainConfig for these optimiser settings."""
+        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr,
+                           weight_decay=self.weight_decay, schedule=self.schedule, warmup=self.warmup)
+
+
+@attrs.define
+class Outcome:
+    """Arrays with leading axes (points, seeds, …) plus the grid points they belong to."""
+
+    points: list[dict[str, float]]  # one dict of axis values per grid point (P of them)
+    arrays: dict[str, np.ndarray]  # name → (P, seeds, …)
+    info: dict[str, Any] = attrs.field(factory=dict)  # seconds, device, steps, notes
+
+
+@attrs.frozen
+class Metric:
+    """A measurement on an Outcome: returns (P, seeds, …) (values per grid point and seed).
+
+    A `sweep_wide` metric describes the whole sweep (a plateau's width, whether two curves cross): it
+    repeats one value per seed at every grid point, and a check counts it once per seed, not P times.
+    """
+
+    fn: Callable[[Outcome, Any], np.ndarray]
+    doc: str
+    sweep_wide: bool = False
+
+
+@attrs.frozen
+class RunContext:
+    device: str = "auto"  # auto | cpu | cuda
+    progress: Callable[[int, int], None] | None = None  # (advance, total) — total set on first call
+    label: str = ""
+
+
+@attrs.frozen
+class ExperimentKind:
+    name: str
+    config: type
+    run: Callable[[Any, RunContext], Outcome]
+    metrics: dict[str, Metric]
+    axes: tuple[str, ...] = ()
+    plot: Callable[[Outcome, Any, Path, str], list[Path]] | None = None
+    doc: str = ""
+    # values a spec gets unless it says otherwise; a value may differ per profile ({quick = …, full = …})
+    defaults: dict[str, Any] = attrs.field(factory=dict)
+
+
+def grid_points(config: Any, axes: tuple[str, ...]) -> list[dict[str, float]]:
+    """The cartesian product of every axis field that holds a list (in field order)."""
+    lists = {a: getattr(config, a) for a in axes if isinstance(getattr(config, a), list)}
+    names = list(lists)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(lists[n] for n in names))]
+
+
+def at_point(config: Any, point: dict[str, float]) -> Any:
+    """The config with each axis fixed to its value at `point` (a single-point config)."""
+    return attrs.evolve(config, **point)
