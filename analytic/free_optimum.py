@@ -33,9 +33,18 @@ from scipy import optimize
 from analytic import relu_output
 from analytic.linear import feature_variance
 
-__all__ = ["MODELS", "exact_loss", "linear_expected_loss", "FreeOptimum", "minimise_expected_loss",
-           "PhaseDisagreement", "find_map_difference", "FreeBoundary", "find_free_boundary",
-           "one_sided_slopes"]
+__all__ = [
+    "MODELS",
+    "exact_loss",
+    "linear_expected_loss",
+    "FreeOptimum",
+    "minimise_expected_loss",
+    "PhaseDisagreement",
+    "find_map_difference",
+    "FreeBoundary",
+    "find_free_boundary",
+    "one_sided_slopes",
+]
 
 Array = np.ndarray
 LossFn = Callable[[float | Array, float | Array], Mapping[str, float | Array]]  # (r, p) → {phase: loss}
@@ -86,9 +95,15 @@ def _with_values(x: Array, mask: Array, values: Array) -> Array:
     return out
 
 
-def minimise_expected_loss(starts: Mapping[str, tuple[Array, Array]], imp: Array, p: float,
-                           classify_fn: Callable[..., str | Array], restarts: int, seed: int,
-                           model: str = "relu_output") -> FreeOptimum:
+def minimise_expected_loss(
+    starts: Mapping[str, tuple[Array, Array]],
+    imp: Array,
+    p: float,
+    classify_fn: Callable[..., str | Array],
+    restarts: int,
+    seed: int,
+    model: str = "relu_output",
+) -> FreeOptimum:
     """Multi-start L-BFGS-B on the exact expected loss over (W, b).
 
     Starts: every named solution, plus `restarts` Xavier-normal W with b = 0 (seeded). After each
@@ -99,11 +114,12 @@ def minimise_expected_loss(starts: Mapping[str, tuple[Array, Array]], imp: Array
     """
     (m, n) = next(iter(starts.values()))[0].shape
     rng = np.random.default_rng(seed)
-    starts = dict(starts) | {f"random_{k}": (rng.normal(0, np.sqrt(2 / (m + n)), (m, n)), np.zeros(n))
-                             for k in range(restarts)}
+    starts = dict(starts) | {
+        f"random_{k}": (rng.normal(0, np.sqrt(2 / (m + n)), (m, n)), np.zeros(n)) for k in range(restarts)
+    }
 
     def unpack(x: Array) -> tuple[Array, Array]:
-        return x[: m * n].reshape(m, n), x[m * n:]
+        return x[: m * n].reshape(m, n), x[m * n :]
 
     def loss_at(x: Array) -> float:
         return exact_loss(*unpack(x), imp, p, model)
@@ -111,6 +127,7 @@ def minimise_expected_loss(starts: Mapping[str, tuple[Array, Array]], imp: Array
     def descend(x: Array, free: Array) -> Array:  # L-BFGS-B over x[free], the rest held fixed
         def loss_of_free(y: Array) -> float:
             return loss_at(_with_values(x, free, y))
+
         res = optimize.minimize(loss_of_free, x[free], method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-9})
         return _with_values(x, free, res.x)
 
@@ -146,16 +163,23 @@ class PhaseDisagreement(NamedTuple):
     free_loss: float
 
 
-def find_map_difference(phase_fn: Callable, loss_fn: LossFn, free_fn: Callable[..., FreeOptimum],
-                        r_values: Array, p_values: Array, restarts: int,
-                        seed: int) -> list[PhaseDisagreement]:
+def find_map_difference(
+    phase_fn: Callable,
+    loss_fn: LossFn,
+    free_fn: Callable[..., FreeOptimum],
+    r_values: Array,
+    p_values: Array,
+    restarts: int,
+    seed: int,
+) -> list[PhaseDisagreement]:
     """Grid points (r × p) where `free_fn`'s phase is not the closed-form winner `phase_fn`."""
     out = []
     for r, p in itertools.product(np.atleast_1d(r_values), np.atleast_1d(p_values)):
         closed, free = phase_fn(r, p), free_fn(float(r), float(p), restarts, seed)
         if free.phase != closed:
-            out.append(PhaseDisagreement(float(r), float(p), closed, free.phase,
-                                         float(loss_fn(r, p)[closed]), free.loss))
+            out.append(
+                PhaseDisagreement(float(r), float(p), closed, free.phase, float(loss_fn(r, p)[closed]), free.loss)
+            )
     return out
 
 
@@ -177,9 +201,15 @@ class FreeBoundary(NamedTuple):
         return float(np.log10(self.free / self.closed))
 
 
-def find_free_boundary(boundaries_fn: Callable[[float], list], free_fn: Callable[..., FreeOptimum],
-                       r: float, restarts: int = 0, seed: int = 0, tol: float = 0.005,
-                       width: float = 0.3) -> FreeBoundary:
+def find_free_boundary(
+    boundaries_fn: Callable[[float], list],
+    free_fn: Callable[..., FreeOptimum],
+    r: float,
+    restarts: int = 0,
+    seed: int = 0,
+    tol: float = 0.005,
+    width: float = 0.3,
+) -> FreeBoundary:
     """Bisection in log10 p for the density where the free optimum stops being in the phase below
     the lowest closed-form boundary at r: [closed·10^−width, 1] is the bracket, `tol` decades the
     final width (each step is one multi-start `free_fn(r, p, restarts, seed)`)."""
@@ -199,8 +229,9 @@ def find_free_boundary(boundaries_fn: Callable[[float], list], free_fn: Callable
     return FreeBoundary(float(r), first.below, first.p, float(10.0 ** (0.5 * (lo + hi))))
 
 
-def one_sided_slopes(loss: Callable[[float], float], p: float, gap: float = 0.005,
-                     step: float = 0.01) -> tuple[float, float]:
+def one_sided_slopes(
+    loss: Callable[[float], float], p: float, gap: float = 0.005, step: float = 0.01
+) -> tuple[float, float]:
     """dL/dp just below and just above p, from three points on each side (second-order one-sided
     differences, error O(h²)); the two anchors sit `gap` decades either side of p, so an
     uncertainty of up to `gap` in where the kink is does not mix the branches, and consecutive

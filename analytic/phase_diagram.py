@@ -35,8 +35,19 @@ from analytic.free_optimum import (
     minimise_expected_loss,
 )
 
-__all__ = ["OTHER", "Boundary", "SlopeJump", "checked_grid", "unwrap_scalars", "winner",
-           "find_crossing", "find_boundaries", "jump_at", "phase_changes_near", "PhaseDiagram"]
+__all__ = [
+    "OTHER",
+    "Boundary",
+    "SlopeJump",
+    "checked_grid",
+    "unwrap_scalars",
+    "winner",
+    "find_crossing",
+    "find_boundaries",
+    "jump_at",
+    "phase_changes_near",
+    "PhaseDiagram",
+]
 
 OTHER = "other"  # what a diagram's `classify` answers for a W that is none of the named solutions
 
@@ -95,6 +106,7 @@ _SLOPE_PROBE = 1e-7  # how far either side of a boundary `jump_at` reads the pha
 
 def find_crossing(loss_fn: LossFn, r: float, a: str, b: str) -> float:
     """The density p in (0, 1] where L_a = L_b (brentq on L_a − L_b); nan if they do not cross."""
+
     def difference(p: float) -> float:
         table = loss_fn(r, p)
         return float(table[a] - table[b])
@@ -111,16 +123,21 @@ def find_boundaries(loss_fn: LossFn, phases: tuple[str, ...], r: float) -> list[
     1) all pairwise crossings are candidates; 2) the winner is constant between consecutive
     candidates, so evaluate it at the midpoints; 3) keep the candidates where it changes.
     """
-    found = sorted(c for a, b in itertools.combinations(phases, 2)
-                   if np.isfinite(c := find_crossing(loss_fn, r, a, b)))
+    found = sorted(c for a, b in itertools.combinations(phases, 2) if np.isfinite(c := find_crossing(loss_fn, r, a, b)))
     candidates = [c for i, c in enumerate(found) if i == 0 or c - found[i - 1] > _SAME_CROSSING]
     edges = [0.0, *candidates, 1.0]
     wins = [_winner_at(loss_fn(r, (lo + hi) / 2), phases) for lo, hi in zip(edges[:-1], edges[1:])]
     return [Boundary(c, wins[i], wins[i + 1]) for i, c in enumerate(candidates) if wins[i] != wins[i + 1]]
 
 
-def jump_at(loss_fn: LossFn, slope_fn: LossFn, phases: tuple[str, ...], r: float, p: float,
-            between: tuple[str, str] | None = None) -> SlopeJump:
+def jump_at(
+    loss_fn: LossFn,
+    slope_fn: LossFn,
+    phases: tuple[str, ...],
+    r: float,
+    p: float,
+    between: tuple[str, str] | None = None,
+) -> SlopeJump:
     """Left/right slopes of the optimal loss at a boundary density p (phases read just either side)."""
     if between is None:
         h = _SLOPE_PROBE
@@ -131,8 +148,9 @@ def jump_at(loss_fn: LossFn, slope_fn: LossFn, phases: tuple[str, ...], r: float
     return SlopeJump(below, above, left, right, right - left)
 
 
-def phase_changes_near(phase_fn: Callable, r: float | Array, p: float | Array, margin: float,
-                       samples: int = 17) -> bool | Array:
+def phase_changes_near(
+    phase_fn: Callable, r: float | Array, p: float | Array, margin: float, samples: int = 17
+) -> bool | Array:
     """Whether `phase_fn` changes within `margin` decades of (r, p) in log r or log p.
 
     Samples the box [r·10^±margin] × [p·10^±margin] (p capped at 1) on a samples × samples grid
@@ -181,6 +199,7 @@ class PhaseDiagram:
     def boundary(self, r: float | Array, between: tuple[str, str] | None = None) -> float | Array:
         """Critical density at r: the crossing of `between`, or else the lowest p where the winner
         changes (the diagram's `critical_density` in closed form). Vectorised over r; nan where none."""
+
         def one(ratio: float) -> float:
             if between is not None:
                 return self.crossing(ratio, between)
@@ -199,25 +218,27 @@ class PhaseDiagram:
         return phase_changes_near(self.phase, r, p, margin)
 
     # the free optimum over W and b (exact expected loss; machinery in analytic.free_optimum)
-    def free_optimum(self, r: float, p: float, restarts: int | None = None, seed: int = 0,
-                     model: str = "relu_output") -> FreeOptimum:
+    def free_optimum(
+        self, r: float, p: float, restarts: int | None = None, seed: int = 0, model: str = "relu_output"
+    ) -> FreeOptimum:
         """Minimum of the exact expected loss over free magnitudes, directions and biases at (r, p)
         (`restarts` random starts besides the named solutions; None: `free_restarts`)."""
         restarts = self.free_restarts if restarts is None else restarts
-        return minimise_expected_loss(self.solutions(r, p), self.importance(r), p, self.classify,
-                                      restarts, seed, model)
+        return minimise_expected_loss(self.solutions(r, p), self.importance(r), p, self.classify, restarts, seed, model)
 
-    def phase_map_difference(self, r_values: Array, p_values: Array, restarts: int | None = None,
-                             seed: int = 0) -> list[PhaseDisagreement]:
+    def phase_map_difference(
+        self, r_values: Array, p_values: Array, restarts: int | None = None, seed: int = 0
+    ) -> list[PhaseDisagreement]:
         """Grid points (r × p) where the free optimum's phase is not the closed-form winner
         (one free solve per point: slow; None restarts: `map_restarts`)."""
         restarts = self.map_restarts if restarts is None else restarts
-        return find_map_difference(self.phase, self.losses, self.free_optimum, r_values, p_values,
-                                   restarts, seed)
+        return find_map_difference(self.phase, self.losses, self.free_optimum, r_values, p_values, restarts, seed)
 
-    def free_boundary(self, r: float, restarts: int = 0, seed: int = 0, tol: float = 0.005,
-                      model: str = "relu_output") -> FreeBoundary:
+    def free_boundary(
+        self, r: float, restarts: int = 0, seed: int = 0, tol: float = 0.005, model: str = "relu_output"
+    ) -> FreeBoundary:
         """Where the free optimum leaves the phase below `boundary(r)` (bisection in log p; slow)."""
+
         def free_fn(ratio: float, density: float, n_restarts: int, start_seed: int) -> FreeOptimum:
             return self.free_optimum(ratio, density, n_restarts, start_seed, model)
 

@@ -29,9 +29,21 @@ import attrs
 import numpy as np
 import scipy.linalg
 
-__all__ = ["Polytope", "KNOWN", "configuration", "expected_dimensionality", "match", "simplex",
-           "regular_polygon", "square_antiprism", "tegum_product", "dimensionality", "project_out",
-           "simplex_dimensionality", "simplex_cosine"]
+__all__ = [
+    "Polytope",
+    "KNOWN",
+    "configuration",
+    "expected_dimensionality",
+    "match",
+    "simplex",
+    "regular_polygon",
+    "square_antiprism",
+    "tegum_product",
+    "dimensionality",
+    "project_out",
+    "simplex_dimensionality",
+    "simplex_cosine",
+]
 
 # a column with ‖W_i‖² ≤ this counts as "not learned" (D_i = 0), as in superposition_lab/metrics.py
 _UNLEARNED_NORM_SQ = 1e-12
@@ -48,6 +60,7 @@ class Polytope:
 
 
 # 1) The building blocks: the regular simplex, the regular polygon, the square antiprism.
+
 
 def simplex(n: int) -> np.ndarray:
     """The regular simplex with n vertices, (n − 1, n): the basis vectors e_1..e_n of R^n projected
@@ -146,6 +159,7 @@ def match(n_features: int, dim: float, tol: float = 0.03) -> Polytope | None:
 
 # 3) Tegum products and the dimensionality itself.
 
+
 def tegum_product(*Ws: np.ndarray) -> np.ndarray:
     """Direct sum of configurations: block-diagonal (Σ m, Σ k), each factor in its own subspace.
 
@@ -178,6 +192,7 @@ def dimensionality(W: np.ndarray) -> np.ndarray:
 
 
 # 4) "Aside: Polytopes and Low-Rank Matrices": the configuration that leaves out one direction.
+
 
 def project_out(direction: np.ndarray) -> np.ndarray:
     """The n basis vectors e_1..e_n of R^n projected orthogonally to `direction`, written in an

@@ -51,10 +51,19 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
-__all__ = ["l1_optimal_code", "relative_reconstruction_bias", "l1_gamma_uniform",
-           "l1_expected_l0", "l1_expected_mse", "l1_expected_loss", "l1_decoder_bias",
-           "l1_gamma_learned_bias", "l1_expected_l0_learned_bias", "l1_expected_mse_learned_bias",
-           "l1_expected_loss_learned_bias"]
+__all__ = [
+    "l1_optimal_code",
+    "relative_reconstruction_bias",
+    "l1_gamma_uniform",
+    "l1_expected_l0",
+    "l1_expected_mse",
+    "l1_expected_loss",
+    "l1_decoder_bias",
+    "l1_gamma_learned_bias",
+    "l1_expected_l0_learned_bias",
+    "l1_expected_mse_learned_bias",
+    "l1_expected_loss_learned_bias",
+]
 
 
 def l1_optimal_code(a: float | np.ndarray, lam: float | np.ndarray) -> np.ndarray:
@@ -83,6 +92,7 @@ def relative_reconstruction_bias(x: np.ndarray, x_hat: np.ndarray) -> float:
 
 # Integrals over a ~ U[lo, hi] with threshold t = λ/2 and u = clip(t, lo, hi) (the code is
 # nonzero for a in (u, hi]). Each returns the per-active-sample expectation.
+
 
 def _check_range(lo: float, hi: float) -> None:
     if not 0.0 <= lo < hi:
@@ -130,15 +140,13 @@ def l1_gamma_uniform(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0) 
         return np.where(t < hi, num / np.where(t < hi, den, 1.0), 0.0)
 
 
-def l1_expected_l0(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0,
-                   density: float = 1.0) -> np.ndarray:
+def l1_expected_l0(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0, density: float = 1.0) -> np.ndarray:
     """Expected L0 per sample = p · P(a > λ/2) = p · (hi − u)/(hi − lo); for U[0, 1]: p(1 − λ/2)₊."""
     t, u = _threshold(lam, lo, hi)
     return density * (hi - u) / (hi - lo)
 
 
-def l1_expected_mse(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0,
-                    density: float = 1.0) -> np.ndarray:
+def l1_expected_mse(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0, density: float = 1.0) -> np.ndarray:
     """Expected ‖x − x̂‖² per sample = p · E[min(a, λ/2)²] (the residual is a below t, t above).
 
     = p · ((u³ − lo³)/3 + t² (hi − u)) / (hi − lo) with t = λ/2, u = clip(t, lo, hi);
@@ -148,14 +156,14 @@ def l1_expected_mse(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0,
     return density * ((u**3 - lo**3) / 3.0 + t**2 * (hi - u)) / (hi - lo)
 
 
-def l1_expected_loss(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0,
-                     density: float = 1.0) -> np.ndarray:
+def l1_expected_loss(lam: float | np.ndarray, lo: float = 0.0, hi: float = 1.0, density: float = 1.0) -> np.ndarray:
     """Expected SAE loss per sample at the optimum, E‖x − x̂‖² + λ E‖f‖₁ = MSE + p λ E[(a − λ/2)₊]."""
     t, u = _threshold(lam, lo, hi)
     return l1_expected_mse(lam, lo, hi, density) + density * 2.0 * t * _code_mean(t, u, lo, hi)
 
 
 # ---------------------------------------------------------------- with a learned decoder bias
+
 
 def _decoder_bias_scalar(lam: float, density: float, lo: float, hi: float) -> float:
     """The optimal per-feature decoder-bias component c* for one λ (see the module docstring)."""
@@ -187,8 +195,7 @@ def _shifted_threshold(lam: float | np.ndarray, density: float, lo: float, hi: f
     return c, t, c + t, np.clip(c + t, lo, hi)
 
 
-def l1_gamma_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0,
-                          hi: float = 1.0) -> np.ndarray:
+def l1_gamma_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
     """γ of the L1 SAE at its optimum with a learned decoder bias, per feature (= overall).
 
     x̂ = (c + f) d_i with f = (a − c − λ/2)₊ when the feature fires (prob. p), x̂ = c d_i when not:
@@ -204,15 +211,17 @@ def l1_gamma_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0
     return num / den
 
 
-def l1_expected_l0_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0,
-                                hi: float = 1.0) -> np.ndarray:
+def l1_expected_l0_learned_bias(
+    lam: float | np.ndarray, density: float, lo: float = 0.0, hi: float = 1.0
+) -> np.ndarray:
     """Expected L0 per feature = p · P(a > c + λ/2)."""
     _, _, _, u_shifted = _shifted_threshold(lam, density, lo, hi)
     return density * (hi - u_shifted) / (hi - lo)
 
 
-def l1_expected_mse_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0,
-                                 hi: float = 1.0) -> np.ndarray:
+def l1_expected_mse_learned_bias(
+    lam: float | np.ndarray, density: float, lo: float = 0.0, hi: float = 1.0
+) -> np.ndarray:
     """Expected ‖x − x̂‖² per feature = (1 − p) c² + p E[min(a − c, λ/2)²]."""
     p = density
     c, t, _, u_shifted = _shifted_threshold(lam, density, lo, hi)
@@ -220,8 +229,9 @@ def l1_expected_mse_learned_bias(lam: float | np.ndarray, density: float, lo: fl
     return (1.0 - p) * c**2 + p * on / (hi - lo)
 
 
-def l1_expected_loss_learned_bias(lam: float | np.ndarray, density: float, lo: float = 0.0,
-                                  hi: float = 1.0) -> np.ndarray:
+def l1_expected_loss_learned_bias(
+    lam: float | np.ndarray, density: float, lo: float = 0.0, hi: float = 1.0
+) -> np.ndarray:
     """Expected SAE loss per feature at the optimum: MSE + λ p E[(a − c − λ/2)₊]."""
     _, t, t_shifted, u_shifted = _shifted_threshold(lam, density, lo, hi)
     penalty = density * 2.0 * t * _code_mean(t_shifted, u_shifted, lo, hi)  # λ p E[f]

@@ -39,11 +39,32 @@ from analytic.free_optimum import FreeBoundary, FreeOptimum, PhaseDisagreement
 from analytic.phase_diagram import OTHER, Boundary, PhaseDiagram, SlopeJump, checked_grid, unwrap_scalars
 
 __all__ = [
-    "PHASES", "OTHER", "N_FEATURES", "N_HIDDEN", "importance", "solutions", "losses",
-    "loss_slopes", "phase", "critical_density", "crossing", "Boundary", "boundaries",
-    "boundary", "SlopeJump", "slope_jump", "classify", "FreeOptimum", "free_optimum",
-    "PhaseDisagreement", "phase_map_difference", "SUPERPOSED", "near_boundary", "FreeBoundary",
-    "free_boundary", "DIAGRAM",
+    "PHASES",
+    "OTHER",
+    "N_FEATURES",
+    "N_HIDDEN",
+    "importance",
+    "solutions",
+    "losses",
+    "loss_slopes",
+    "phase",
+    "critical_density",
+    "crossing",
+    "Boundary",
+    "boundaries",
+    "boundary",
+    "SlopeJump",
+    "slope_jump",
+    "classify",
+    "FreeOptimum",
+    "free_optimum",
+    "PhaseDisagreement",
+    "phase_map_difference",
+    "SUPERPOSED",
+    "near_boundary",
+    "FreeBoundary",
+    "free_boundary",
+    "DIAGRAM",
 ]
 
 N_FEATURES, N_HIDDEN = 3, 2
@@ -94,8 +115,7 @@ def critical_density(r: float | Array) -> float | Array:
 
 
 # 3) naming the phase of a (trained) W -----------------------------------------------------------
-def classify(W: Array, b: Array | None = None, norm_threshold: float = 0.5,
-             antipodal_cos: float = 0.9) -> str | Array:
+def classify(W: Array, b: Array | None = None, norm_threshold: float = 0.5, antipodal_cos: float = 0.9) -> str | Array:
     """Phase of W (..., 2, 3) from which features are learned and which pair is antipodal.
 
     Feature i is learned if ‖W_i‖ ≥ norm_threshold; a learned pair (i, j) is antipodal if
@@ -117,17 +137,18 @@ def classify(W: Array, b: Array | None = None, norm_threshold: float = 0.5,
     a12, a13, a23 = antipodal(0, 1), antipodal(0, 2), antipodal(1, 2)
     n_anti = a12.astype(int) + a13 + a23
     all_on = on.all(axis=-1)
-    conds = [~on[..., 2],
-             on[..., 2] & (on[..., 0] ^ on[..., 1]) & (n_anti == 0),
-             all_on & (n_anti == 1) & (a13 | a23),
-             all_on & (n_anti == 1) & a12]
+    conds = [
+        ~on[..., 2],
+        on[..., 2] & (on[..., 0] ^ on[..., 1]) & (n_anti == 0),
+        all_on & (n_anti == 1) & (a13 | a23),
+        all_on & (n_anti == 1) & a12,
+    ]
     out = np.select(conds, list(PHASES), default=OTHER)
     return str(out) if out.ndim == 0 else out
 
 
 # 4) the phase map, its boundaries and the free optimum (analytic.phase_diagram) -----------------
-DIAGRAM = PhaseDiagram(PHASES, losses, loss_slopes, solutions, importance, classify,
-                       free_restarts=2, map_restarts=1)
+DIAGRAM = PhaseDiagram(PHASES, losses, loss_slopes, solutions, importance, classify, free_restarts=2, map_restarts=1)
 phase = DIAGRAM.phase
 crossing = DIAGRAM.crossing
 boundaries = DIAGRAM.boundaries

@@ -49,11 +49,32 @@ from analytic.linear import feature_variance
 from analytic.phase_diagram import OTHER, Boundary, PhaseDiagram, SlopeJump, checked_grid, unwrap_scalars
 
 __all__ = [
-    "PHASES", "OTHER", "N_FEATURES", "N_HIDDEN", "importance", "solutions", "losses",
-    "loss_slopes", "phase", "critical_density", "crossing", "Boundary", "boundaries",
-    "boundary", "SlopeJump", "slope_jump", "classify", "FreeOptimum", "free_optimum",
-    "PhaseDisagreement", "phase_map_difference", "SUPERPOSED", "near_boundary", "FreeBoundary",
-    "free_boundary", "DIAGRAM",
+    "PHASES",
+    "OTHER",
+    "N_FEATURES",
+    "N_HIDDEN",
+    "importance",
+    "solutions",
+    "losses",
+    "loss_slopes",
+    "phase",
+    "critical_density",
+    "crossing",
+    "Boundary",
+    "boundaries",
+    "boundary",
+    "SlopeJump",
+    "slope_jump",
+    "classify",
+    "FreeOptimum",
+    "free_optimum",
+    "PhaseDisagreement",
+    "phase_map_difference",
+    "SUPERPOSED",
+    "near_boundary",
+    "FreeBoundary",
+    "free_boundary",
+    "DIAGRAM",
 ]
 
 N_FEATURES, N_HIDDEN = 2, 1
@@ -88,16 +109,18 @@ def losses(r: float | Array, p: float | Array) -> dict[str, float | Array]:
     """Closed-form expected loss of each named solution at importance ratio r and density p."""
     r, p = checked_grid(r, p)
     variance = feature_variance(1.0 - p)  # V(p) = p/3 − p²/4
-    return unwrap_scalars({"not_learned": r * variance, "dedicated": variance + 0.0 * r,
-                           "superposition": (1 + r) * p**2 / 6})
+    return unwrap_scalars(
+        {"not_learned": r * variance, "dedicated": variance + 0.0 * r, "superposition": (1 + r) * p**2 / 6}
+    )
 
 
 def loss_slopes(r: float | Array, p: float | Array) -> dict[str, float | Array]:
     """∂L/∂p of each closed form (V'(p) = 1/3 − p/2)."""
     r, p = checked_grid(r, p)
     variance_slope = 1.0 / 3.0 - p / 2.0
-    return unwrap_scalars({"not_learned": r * variance_slope, "dedicated": variance_slope + 0.0 * r,
-                           "superposition": (1 + r) * p / 3})
+    return unwrap_scalars(
+        {"not_learned": r * variance_slope, "dedicated": variance_slope + 0.0 * r, "superposition": (1 + r) * p / 3}
+    )
 
 
 def critical_density(r: float | Array) -> float | Array:
@@ -123,8 +146,7 @@ def classify(W: Array, b: Array | None = None, norm_threshold: float = 0.5) -> s
 
 
 # 4) the phase map, its boundaries and the free optimum (analytic.phase_diagram) -----------------
-DIAGRAM = PhaseDiagram(PHASES, losses, loss_slopes, solutions, importance, classify,
-                       free_restarts=4, map_restarts=2)
+DIAGRAM = PhaseDiagram(PHASES, losses, loss_slopes, solutions, importance, classify, free_restarts=4, map_restarts=2)
 phase = DIAGRAM.phase
 crossing = DIAGRAM.crossing
 boundaries = DIAGRAM.boundaries

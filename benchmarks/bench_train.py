@@ -51,8 +51,9 @@ from superposition_lab.train import TrainableModel, TrainConfig, train  # noqa: 
 
 
 # ------------------------------------------------------------------------------------------ configurations
-def _toy_config(name: str, I: int, F: int, H: int, density: torch.Tensor, importance: torch.Tensor,
-                note: str) -> dict[str, Any]:
+def _toy_config(
+    name: str, I: int, F: int, H: int, density: torch.Tensor, importance: torch.Tensor, note: str
+) -> dict[str, Any]:
     return dict(name=name, kind="toy", I=I, F=F, H=H, density=density, importance=importance, note=note)
 
 
@@ -64,18 +65,34 @@ def configs() -> dict[str, dict[str, Any]]:
     p = torch.logspace(-2, 0, 32)
     rr, pp = torch.meshgrid(r, p, indexing="ij")
     rr, pp = rr.flatten().repeat_interleave(2), pp.flatten().repeat_interleave(2)  # (2048,)
-    grid = _toy_config("2in1-grid", 2048, 2, 1, pp[:, None].expand(-1, 2).contiguous(),
-                       torch.stack([torch.ones_like(rr), rr], dim=1), "r∈[.1,10]×p∈[.01,1]×2 seeds")
+    grid = _toy_config(
+        "2in1-grid",
+        2048,
+        2,
+        1,
+        pp[:, None].expand(-1, 2).contiguous(),
+        torch.stack([torch.ones_like(rr), rr], dim=1),
+        "r∈[.1,10]×p∈[.01,1]×2 seeds",
+    )
     # TMS "Demonstrating Superposition": n=20, m=5, I=0.7^i, 16 densities in [0.01, 1] × 4 seeds
     p20 = torch.logspace(-2, 0, 16).repeat_interleave(4)
-    tms = _toy_config("20-5", 64, 20, 5, p20[:, None].expand(-1, 20).contiguous(),
-                      (0.7 ** torch.arange(20.0)).expand(64, -1).contiguous(), "p∈[.01,1], I=0.7^i")
+    tms = _toy_config(
+        "20-5",
+        64,
+        20,
+        5,
+        p20[:, None].expand(-1, 20).contiguous(),
+        (0.7 ** torch.arange(20.0)).expand(64, -1).contiguous(),
+        "p∈[.01,1], I=0.7^i",
+    )
     # TMS "The Geometry of Superposition": n=400, m=30, I=1, 1/(1−S) from 1 to 200 (log), 20 points
     p400 = 1.0 / torch.logspace(0, math.log10(200), 20)
-    geo = _toy_config("400-30", 20, 400, 30, p400[:, None].expand(-1, 400).contiguous(),
-                      torch.ones(20, 400), "1/(1−S)∈[1,200], I=1")
-    sae: dict[str, Any] = dict(name="sae-l1", kind="sae", I=8, F=128, H=32, D=128,
-                               note="m=32, d=128, 128 features p=0.05")
+    geo = _toy_config(
+        "400-30", 20, 400, 30, p400[:, None].expand(-1, 400).contiguous(), torch.ones(20, 400), "1/(1−S)∈[1,200], I=1"
+    )
+    sae: dict[str, Any] = dict(
+        name="sae-l1", kind="sae", I=8, F=128, H=32, D=128, note="m=32, d=128, 128 features p=0.05"
+    )
     return {c["name"]: c for c in (grid, tms, geo, sae)}
 
 
@@ -98,8 +115,9 @@ class NotebookToy:
         for group in self.opt.param_groups:
             group["lr"] = lr
         feat = torch.rand(self.shape, device=self.device)
-        batch = torch.where(torch.rand(self.shape, device=self.device) <= self.p, feat,
-                            torch.zeros((), device=self.device))
+        batch = torch.where(
+            torch.rand(self.shape, device=self.device) <= self.p, feat, torch.zeros((), device=self.device)
+        )
         hidden = torch.einsum("...if,ifh->...ih", batch, self.W)
         out = torch.einsum("...ih,ifh->...if", hidden, self.W)
         out = torch.relu(out + self.b)
@@ -131,8 +149,11 @@ class NotebookSAE:
     def step(self, lr: float) -> None:
         for group in self.opt.param_groups:
             group["lr"] = lr
-        coef = torch.where(torch.rand(self.shape, device=self.device) <= 0.05,
-                           torch.rand(self.shape, device=self.device), torch.zeros((), device=self.device))
+        coef = torch.where(
+            torch.rand(self.shape, device=self.device) <= 0.05,
+            torch.rand(self.shape, device=self.device),
+            torch.zeros((), device=self.device),
+        )
         x = torch.einsum("bif,ifm->bim", coef, self.dirs)
         f = torch.relu(torch.einsum("bim,imd->bid", x - self.b_dec, self.W_enc) + self.b_enc)
         x_hat = torch.einsum("bid,idm->bim", f, self.W_dec) + self.b_dec
@@ -164,16 +185,17 @@ class Ours:
         else:
             self.model, self.sampler, self.imp = _product_sae(cfg, device, gen)
 
-    def run(self, steps: int, *, threads: int = 0, prefetch: bool = True, shards: int = 0, scratch: bool = True
-            ) -> None:
+    def run(
+        self, steps: int, *, threads: int = 0, prefetch: bool = True, shards: int = 0, scratch: bool = True
+    ) -> None:
         """`steps` steps with TrainConfig's CPU switches as given (the defaults are the trainer's)."""
-        cfg = TrainConfig(steps=steps, lr=1e-3, schedule="cosine", threads=threads, prefetch=prefetch,
-                          shards=shards, scratch=scratch)
+        cfg = TrainConfig(
+            steps=steps, lr=1e-3, schedule="cosine", threads=threads, prefetch=prefetch, shards=shards, scratch=scratch
+        )
         train(self.model, self.sampler, self.imp, cfg, generator=self.gen)
 
 
-def _product_sae(cfg: dict, device: torch.device, gen: torch.Generator
-                 ) -> tuple[TrainableModel, Sampler, torch.Tensor]:
+def _product_sae(cfg: dict, device: torch.device, gen: torch.Generator) -> tuple[TrainableModel, Sampler, torch.Tensor]:
     """The lab's L1 SAE on ground-truth data (x = D c), trained by the generic (autograd) path."""
     I, F, m, d = cfg["I"], cfg["F"], cfg["H"], cfg["D"]
     data: Sampler
@@ -261,6 +283,7 @@ def _with_threads(n: int, fn: Callable[[], object]) -> Callable[[], None]:
             fn()
         finally:
             torch.set_num_threads(before)
+
     return run
 
 
@@ -295,8 +318,12 @@ def bench(cfg: dict, steps: int, repeats: int, device: torch.device, ablate: boo
 
 def memory(name: str, side: str, steps: int, device: str) -> float:
     """Peak memory (MiB) above the set-up of one side, in a fresh subprocess."""
-    out = subprocess.run([sys.executable, __file__, "--memory-probe", name, side, str(steps), "--device", device],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-probe", name, side, str(steps), "--device", device],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(json.loads(out.stdout.strip().splitlines()[-1])["mib"])
 
 
@@ -360,9 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--configs", nargs="*", default=None, help=f"subset of {', '.join(configs())}")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
-    ap.add_argument("--ablate", action="store_true",
-                    help="also time ours without the drawing thread, without compute shards, without reused "
-                         "buffers, and at 2 intra-op threads")
+    ap.add_argument(
+        "--ablate",
+        action="store_true",
+        help="also time ours without the drawing thread, without compute shards, without reused "
+        "buffers, and at 2 intra-op threads",
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--memory-probe", nargs=3, metavar=("CONFIG", "SIDE", "STEPS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -389,42 +419,91 @@ def main(argv: list[str] | None = None) -> int:
         t_ours, t_base = ps["ours"], ps[r["best_base"]]
         t_default = ps[f"base@{torch.get_num_threads()}t"]
         gflops = flops_per_step(cfg) / t_ours / 1e9
-        row = dict(config=name, shape=f"{cfg['I']}×({cfg['F']}→{cfg['H']})" if cfg["kind"] == "toy"
-                   else f"{cfg['I']}×(m={cfg['H']}, d={cfg['D']})", note=cfg["note"], steps=r["chunk"] * args.repeats,
-                   base_side=r["best_base"], base_steps_s={k: 1 / v for k, v in ps.items() if k != "ours"},
-                   ours_steps_s=1 / t_ours, ratio=t_default / t_ours, ratio_best=t_base / t_ours,
-                   model_steps_s=cfg["I"] / t_ours,
-                   base_model_steps_s=cfg["I"] / t_base, gflops=gflops, peak_frac=gflops / peak,
-                   ablations={k: t_base / v for k, v in r["extra"].items()})
+        row = dict(
+            config=name,
+            shape=f"{cfg['I']}×({cfg['F']}→{cfg['H']})"
+            if cfg["kind"] == "toy"
+            else f"{cfg['I']}×(m={cfg['H']}, d={cfg['D']})",
+            note=cfg["note"],
+            steps=r["chunk"] * args.repeats,
+            base_side=r["best_base"],
+            base_steps_s={k: 1 / v for k, v in ps.items() if k != "ours"},
+            ours_steps_s=1 / t_ours,
+            ratio=t_default / t_ours,
+            ratio_best=t_base / t_ours,
+            model_steps_s=cfg["I"] / t_ours,
+            base_model_steps_s=cfg["I"] / t_base,
+            gflops=gflops,
+            peak_frac=gflops / peak,
+            ablations={k: t_base / v for k, v in r["extra"].items()},
+        )
         if not args.no_memory:
             mem_steps = max(3, min(10, steps // 3))
             row["mem_base"] = memory(name, "base", mem_steps, args.device)
             row["mem_ours"] = memory(name, "ours", mem_steps, args.device)
         rows.append(row)
-        print(f"  measured {name}: {row['ratio']:.2f}×, {row['ratio_best']:.2f}× vs best "
-              f"({time.perf_counter() - started:.0f} s so far)", file=sys.stderr)
+        print(
+            f"  measured {name}: {row['ratio']:.2f}×, {row['ratio_best']:.2f}× vs best "
+            f"({time.perf_counter() - started:.0f} s so far)",
+            file=sys.stderr,
+        )
     _print_table(rows, peak, device, time.perf_counter() - started)
     if args.json:
-        args.json.write_text(json.dumps(dict(device=str(device), peak_gflops=peak, rows=rows,
-                                             threads=torch.get_num_threads(), torch=torch.__version__), indent=1))
+        args.json.write_text(
+            json.dumps(
+                dict(
+                    device=str(device),
+                    peak_gflops=peak,
+                    rows=rows,
+                    threads=torch.get_num_threads(),
+                    torch=torch.__version__,
+                ),
+                indent=1,
+            )
+        )
     return 0
 
 
 def _print_table(rows: list[dict], peak: float, device: torch.device, seconds: float) -> None:
     mem = "peak MiB (cuda alloc)" if device.type == "cuda" else "peak MiB (RSS Δ)"
-    head = ["config", "instances×shape", "steps", "baseline steps/s", "ours steps/s", "ratio", "ratio vs best",
-            "ours model-steps/s", "GFLOP/s", "% of peak", f"{mem} base→ours"]
+    head = [
+        "config",
+        "instances×shape",
+        "steps",
+        "baseline steps/s",
+        "ours steps/s",
+        "ratio",
+        "ratio vs best",
+        "ours model-steps/s",
+        "GFLOP/s",
+        "% of peak",
+        f"{mem} base→ours",
+    ]
     lines = []
     for r in rows:
         base = ", ".join(f"{v:.1f} ({k[5:]})" for k, v in r["base_steps_s"].items())
         m = f"{r['mem_base']:.0f} → {r['mem_ours']:.0f}" if "mem_base" in r else "—"
-        lines.append([r["config"], r["shape"], str(r["steps"]), base, f"{r['ours_steps_s']:.1f}", f"{r['ratio']:.2f}×",
-                      f"{r['ratio_best']:.2f}×",
-                      f"{r['model_steps_s']:,.0f}", f"{r['gflops']:.1f}", f"{100 * r['peak_frac']:.0f}%", m])
+        lines.append(
+            [
+                r["config"],
+                r["shape"],
+                str(r["steps"]),
+                base,
+                f"{r['ours_steps_s']:.1f}",
+                f"{r['ratio']:.2f}×",
+                f"{r['ratio_best']:.2f}×",
+                f"{r['model_steps_s']:,.0f}",
+                f"{r['gflops']:.1f}",
+                f"{100 * r['peak_frac']:.0f}%",
+                m,
+            ]
+        )
     widths = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(head)]
     fmt = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads by default; "
-          f"matmul peak {peak:.1f} GFLOP/s (float32 2048², measured now)")
+    print(
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads by default; "
+        f"matmul peak {peak:.1f} GFLOP/s (float32 2048², measured now)"
+    )
     print(fmt(head))
     print("-+-".join("-" * w for w in widths))
     for row in lines:
@@ -437,16 +516,20 @@ def _print_table(rows: list[dict], peak: float, device: torch.device, seconds: f
         if name in by:
             r = by[name]
             ok = "met" if r["ratio"] >= target else "NOT met"
-            print(f"target {name}: ratio ≥ {target:g}× — {r['ratio']:.2f}× {ok} "
-                  f"({r['ratio_best']:.2f}× vs the best baseline thread setting)")
+            print(
+                f"target {name}: ratio ≥ {target:g}× — {r['ratio']:.2f}× {ok} "
+                f"({r['ratio_best']:.2f}× vs the best baseline thread setting)"
+            )
     name, frac = PEAK_TARGET
     if name in by and device.type == "cpu":
         ok = "met" if by[name]["peak_frac"] >= frac else "NOT met"
         print(f"target {name}: ≥ {100 * frac:.0f}% of matmul peak — {100 * by[name]['peak_frac']:.0f}% {ok}")
     for r in rows:
         if r.get("ablations"):
-            print(f"ablation {r['config']} (ratio vs best): "
-                  + ", ".join(f"{k} {v:.2f}×" for k, v in r["ablations"].items()))
+            print(
+                f"ablation {r['config']} (ratio vs best): "
+                + ", ".join(f"{k} {v:.2f}×" for k, v in r["ablations"].items())
+            )
     print(f"benchmark wall time {seconds:.0f} s")
 
 

@@ -56,8 +56,9 @@ class SparseUniform:
     signed: bool = False
     _plans: dict = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
-    def blocks(self, batch_size: int, *, compact: bool = False,
-               entry_flops: float = DEFAULT_ENTRY_FLOPS) -> list[Block]:
+    def blocks(
+        self, batch_size: int, *, compact: bool = False, entry_flops: float = DEFAULT_ENTRY_FLOPS
+    ) -> list[Block]:
         """The draw plan for this batch size (cached): a list of `sparse_draw.Block`.
 
         `compact` lets blocks leave out all-zero rows (for a loss that is a mean over the batch);
@@ -80,8 +81,9 @@ class SparseUniform:
         blocks = self.blocks(batch_size)
         if len(blocks) == 1 and blocks[0].whole:
             return draw_block(blocks[0], generator, signed=self.signed)
-        out = torch.empty((n_instances, n_features, batch_size), device=self.density.device,
-                          dtype=self.density.dtype)  # (I, F, B)
+        out = torch.empty(
+            (n_instances, n_features, batch_size), device=self.density.device, dtype=self.density.dtype
+        )  # (I, F, B)
         for block in blocks:
             out[block.index] = draw_block(block, generator, signed=self.signed)
         return out
@@ -124,8 +126,9 @@ class _FeatureSets:
     def __attrs_post_init__(self) -> None:
         self.set_index = self.set_index.to(self.density.device)
         if int(self.set_index.max()) + 1 != self.density.shape[1]:
-            raise ValueError(f"density has {self.density.shape[1]} sets, set_index names "
-                             f"{int(self.set_index.max()) + 1}")
+            raise ValueError(
+                f"density has {self.density.shape[1]} sets, set_index names {int(self.set_index.max()) + 1}"
+            )
 
 
 @attrs.define

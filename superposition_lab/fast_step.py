@@ -64,8 +64,9 @@ def cpu_threads(model: TrainableModel, batch_size: int, threads: int, device: to
         torch.set_num_threads(before)
 
 
-def prefetched(draw: Callable[[int], T], sizes: list[int], device: torch.device, enabled: bool = True
-               ) -> Generator[T, None, None]:
+def prefetched(
+    draw: Callable[[int], T], sizes: list[int], device: torch.device, enabled: bool = True
+) -> Generator[T, None, None]:
     """The batches draw(size) for each size in turn; on the CPU each is drawn on a second thread
     while the caller computes with the previous one.
 
@@ -134,13 +135,22 @@ def _sub_entries(entries: Entries | None, x: torch.Tensor, gaps: int, lo: int, h
     n, F, R = x.shape
     if entries is None or entries[0].numel() != n * F * gaps:
         return None
-    idx, vals = entries[0][lo * F * gaps:hi * F * gaps], entries[1][lo * F * gaps:hi * F * gaps]
+    idx, vals = entries[0][lo * F * gaps : hi * F * gaps], entries[1][lo * F * gaps : hi * F * gaps]
     return idx - lo * F * R, vals  # padding (n·F·R) stays ≥ the sub-block's size
 
 
-def fused_pass(model: ToyModel, blocks: list[Block], xs: list[tuple[torch.Tensor, Entries | None]],
-               importance: torch.Tensor, *, grads: bool, loss: bool, shards: list[Ranges] | None = None,
-               pool: ThreadPoolExecutor | None = None, scratch: list[Scratch] | None = None) -> torch.Tensor | None:
+def fused_pass(
+    model: ToyModel,
+    blocks: list[Block],
+    xs: list[tuple[torch.Tensor, Entries | None]],
+    importance: torch.Tensor,
+    *,
+    grads: bool,
+    loss: bool,
+    shards: list[Ranges] | None = None,
+    pool: ThreadPoolExecutor | None = None,
+    scratch: list[Scratch] | None = None,
+) -> torch.Tensor | None:
     """One batch, drawn block by block (xs[k] is block k's x, feature-major (n, F, R), its all-zero
     rows left out, and where its nonzeros are when known), through the hand-written loss and
     gradient; sets W.grad and b.grad when `grads`. With `shards`, the instance ranges of shards[1:]
@@ -162,9 +172,22 @@ def fused_pass(model: ToyModel, blocks: list[Block], xs: list[tuple[torch.Tensor
                 index, x = _sub_index(block.index, lo, hi), x[lo:hi]
             else:
                 index = block.index
-            done.append((index, model.fused_loss_and_grads(W[index], b[index], x, importance[index],
-                                                           block.batch_size - x.shape[-1], grads=grads,
-                                                           loss=loss, entries=entries, scratch=buffers)))
+            done.append(
+                (
+                    index,
+                    model.fused_loss_and_grads(
+                        W[index],
+                        b[index],
+                        x,
+                        importance[index],
+                        block.batch_size - x.shape[-1],
+                        grads=grads,
+                        loss=loss,
+                        entries=entries,
+                        scratch=buffers,
+                    ),
+                )
+            )
         return done
 
     if shards is None or pool is None:
@@ -200,9 +223,19 @@ class FusedStep:
     manager (it owns threads); `opt` may be None when only `loss()` is used.
     """
 
-    def __init__(self, model: ToyModel, sampler: SparseUniform, importance: torch.Tensor,
-                 generator: torch.Generator, sizes: list[int], opt: torch.optim.Optimizer | None, *,
-                 prefetch: bool = True, shards: int = 0, scratch: bool = True) -> None:
+    def __init__(
+        self,
+        model: ToyModel,
+        sampler: SparseUniform,
+        importance: torch.Tensor,
+        generator: torch.Generator,
+        sizes: list[int],
+        opt: torch.optim.Optimizer | None,
+        *,
+        prefetch: bool = True,
+        shards: int = 0,
+        scratch: bool = True,
+    ) -> None:
         self.model, self.importance, self.opt = model, importance, opt
         entry_flops = fused_entry_flops(model.n_hidden)
         self.plans = {b: sampler.blocks(b, compact=True, entry_flops=entry_flops) for b in sorted(set(sizes))}
@@ -242,9 +275,17 @@ class FusedStep:
 
     def _pass(self, *, grads: bool, loss: bool) -> torch.Tensor | None:
         b = next(self.sizes)
-        return fused_pass(self.model, self.plans[b], next(self.batches), self.importance, grads=grads,
-                          loss=loss, shards=self.shards if b == self.first else None, pool=self.pool,
-                          scratch=self.scratch)
+        return fused_pass(
+            self.model,
+            self.plans[b],
+            next(self.batches),
+            self.importance,
+            grads=grads,
+            loss=loss,
+            shards=self.shards if b == self.first else None,
+            pool=self.pool,
+            scratch=self.scratch,
+        )
 
     def __enter__(self) -> FusedStep:
         return self

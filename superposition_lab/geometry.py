@@ -25,8 +25,16 @@ import scipy.sparse.csgraph
 from analytic import polytopes
 from superposition_lab.metrics import REPRESENTED_THRESHOLD
 
-__all__ = ["Factor", "PROJECTION_TOL", "interference_graph", "tegum_factors", "recognize",
-           "polytope_counts", "angles_2d", "angular_gaps"]
+__all__ = [
+    "Factor",
+    "PROJECTION_TOL",
+    "interference_graph",
+    "tegum_factors",
+    "recognize",
+    "polytope_counts",
+    "angles_2d",
+    "angular_gaps",
+]
 
 # Features i, j share a factor when |Ŵ_i·W_j| or |Ŵ_j·W_i| exceeds this. A trained model's
 # "orthogonal" features sit at |Ŵ_i·W_j| ≲ 0.02; an antipodal partner projects ≈ 1, a pentagon
@@ -57,8 +65,7 @@ def _as_numpy(W: Any) -> np.ndarray:
     return W
 
 
-def interference_graph(W: Any, threshold: float = REPRESENTED_THRESHOLD,
-                       tol: float = PROJECTION_TOL) -> np.ndarray:
+def interference_graph(W: Any, threshold: float = REPRESENTED_THRESHOLD, tol: float = PROJECTION_TOL) -> np.ndarray:
     """Adjacency (F, F) of represented features (‖W_i‖ > threshold) that project onto each other.
 
     Edge i–j iff |Ŵ_i·W_j| > tol or |Ŵ_j·W_i| > tol; unrepresented features have no edges.
@@ -73,8 +80,9 @@ def interference_graph(W: Any, threshold: float = REPRESENTED_THRESHOLD,
     return adj
 
 
-def tegum_factors(W: Any, threshold: float = REPRESENTED_THRESHOLD,
-                  tol: float = PROJECTION_TOL) -> list[tuple[int, ...]]:
+def tegum_factors(
+    W: Any, threshold: float = REPRESENTED_THRESHOLD, tol: float = PROJECTION_TOL
+) -> list[tuple[int, ...]]:
     """The represented features grouped into connected components of the interference graph,
     each sorted, largest factor first (ties by first feature)."""
     W = _as_numpy(W)
@@ -87,8 +95,9 @@ def tegum_factors(W: Any, threshold: float = REPRESENTED_THRESHOLD,
     return sorted((tuple(g) for g in groups.values()), key=lambda g: (-len(g), g))
 
 
-def recognize(W: Any, threshold: float = REPRESENTED_THRESHOLD, tol: float = PROJECTION_TOL,
-              dim_tol: float = 0.03) -> list[Factor]:
+def recognize(
+    W: Any, threshold: float = REPRESENTED_THRESHOLD, tol: float = PROJECTION_TOL, dim_tol: float = 0.03
+) -> list[Factor]:
     """Every tegum factor of W, named by (size, mean D_i) when both match a known polytope.
 
     dim_tol is the band around the polytope's D (0.03: the spread of trained D_i in the TMS

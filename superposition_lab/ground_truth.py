@@ -21,9 +21,16 @@ from superposition_lab.data import SparseUniform
 __all__ = ["feature_directions", "GroundTruth"]
 
 
-def feature_directions(n_instances: int, n_dims: int, n_features: int, *, kind: str = "random",
-                       generator: torch.Generator, device: torch.device | str = "cpu",
-                       dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def feature_directions(
+    n_instances: int,
+    n_dims: int,
+    n_features: int,
+    *,
+    kind: str = "random",
+    generator: torch.Generator,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """Unit feature directions D (I, H, F), one independent draw per instance.
 
     random:     Gaussian columns normalised to unit length (near-orthogonal when n ≪ e^m);
@@ -65,8 +72,10 @@ class GroundTruth:
     def __attrs_post_init__(self) -> None:
         n = self.directions.shape[-1]
         if self.firing.shape != (self.directions.shape[0], n):
-            raise ValueError(f"firing must be (instances, features) = {(self.directions.shape[0], n)}, "
-                             f"got {tuple(self.firing.shape)}")
+            raise ValueError(
+                f"firing must be (instances, features) = {(self.directions.shape[0], n)}, "
+                f"got {tuple(self.firing.shape)}"
+            )
         if self.parents and len(self.parents) != n:
             raise ValueError(f"parents: need one entry per feature ({n}), got {len(self.parents)}")
         for child, parent in enumerate(self.parents):
@@ -91,8 +100,12 @@ class GroundTruth:
             c = self._unit.sample_feature_major(batch_size, generator).transpose(1, 2)  # (I, B, F)
             return c if self.hi == 1.0 else c.mul_(self.hi)
         n_instances, n_features = self.firing.shape
-        u = torch.rand((n_instances, batch_size, n_features), generator=generator,
-                       device=self.firing.device, dtype=self.firing.dtype)  # (I, B, F)
+        u = torch.rand(
+            (n_instances, batch_size, n_features),
+            generator=generator,
+            device=self.firing.device,
+            dtype=self.firing.dtype,
+        )  # (I, B, F)
         p = self.firing[:, None, :]  # (I, 1, F)
         on = u < p
         for child, parent in enumerate(self.parents):  # parents come first, so one pass suffices
@@ -107,8 +120,9 @@ class GroundTruth:
         """x = D c for coefficients (I, B, F) → (I, B, H)."""
         return torch.bmm(c, self.directions.transpose(1, 2))  # (I, B, F) @ (I, F, H)
 
-    def sample_with_coefficients(self, batch_size: int,
-                                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_with_coefficients(
+        self, batch_size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(c, x): the coefficients (I, B, F) and the activations they make (I, B, H)."""
         c = self.coefficients(batch_size, generator)
         return c, self.activations(c)

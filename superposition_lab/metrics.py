@@ -11,9 +11,20 @@ import torch
 
 from superposition_lab.sae_metrics import relative_reconstruction_bias
 
-__all__ = ["feature_norms", "represented", "n_represented", "frobenius_sq", "gram", "interference",
-           "max_interference", "dimensionality", "dimensionality_sum", "dstar", "relative_reconstruction_bias",
-           "REPRESENTED_THRESHOLD"]
+__all__ = [
+    "feature_norms",
+    "represented",
+    "n_represented",
+    "frobenius_sq",
+    "gram",
+    "interference",
+    "max_interference",
+    "dimensionality",
+    "dimensionality_sum",
+    "dstar",
+    "relative_reconstruction_bias",
+    "REPRESENTED_THRESHOLD",
+]
 
 REPRESENTED_THRESHOLD = 0.5  # a feature is "represented" when ‖W_i‖ > 0.5 (TMS figures' cut-off)
 _EPS = 1e-12
@@ -96,4 +107,3 @@ def dimensionality_sum(W: torch.Tensor) -> torch.Tensor:
     efficiently. Always ≤ rank(W) ≤ m, with equality when every W_i lies in an eigenspace of W Wᵀ
     (e.g. any tight frame; see analytic.polytopes)."""
     return dimensionality(W).sum(dim=-1)
-

@@ -25,9 +25,22 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["SAEStatistics", "l0", "l0_per_sample", "mse", "fvu", "relative_reconstruction_bias", "dead_fraction",
-           "cosine_matrix", "mmcs", "recovered_fraction", "match_features", "matched_mmcs", "absorption_rate",
-           "column_cosine"]
+__all__ = [
+    "SAEStatistics",
+    "l0",
+    "l0_per_sample",
+    "mse",
+    "fvu",
+    "relative_reconstruction_bias",
+    "dead_fraction",
+    "cosine_matrix",
+    "mmcs",
+    "recovered_fraction",
+    "match_features",
+    "matched_mmcs",
+    "absorption_rate",
+    "column_cosine",
+]
 
 _EPS = 1e-12
 RECOVERED_COSINE = 0.9  # a feature counts as recovered when some atom has cosine ≥ 0.9 with it
@@ -94,8 +107,9 @@ class SAEStatistics:
         self.n_inputs += x.shape[1]
 
     @torch.no_grad()
-    def add_absorption(self, c: torch.Tensor, f: torch.Tensor, parent: int, child: int,
-                       parent_latent: torch.Tensor) -> None:
+    def add_absorption(
+        self, c: torch.Tensor, f: torch.Tensor, parent: int, child: int, parent_latent: torch.Tensor
+    ) -> None:
         """True coefficients c (I, B, F) and codes f (I, B, D); parent_latent (I,) the latent matched to `parent`."""
         both = (c[..., parent] > 0) & (c[..., child] > 0)  # (I, B)
         silent = torch.gather(f, 2, parent_latent[:, None, None].expand(-1, f.shape[1], 1))[..., 0] == 0  # (I, B)
@@ -129,8 +143,11 @@ class SAEStatistics:
 
     def gamma(self) -> torch.Tensor:
         den = self.x_dot
-        return torch.where(den != 0, self.xhat_sq / torch.where(den != 0, den, torch.ones_like(den)),
-                           torch.full_like(den, float("nan")))
+        return torch.where(
+            den != 0,
+            self.xhat_sq / torch.where(den != 0, den, torch.ones_like(den)),
+            torch.full_like(den, float("nan")),
+        )
 
     def absorption_rate(self) -> torch.Tensor:
         rate = self.silent / self.both.clamp_min(1)
@@ -183,8 +200,10 @@ def _unit_columns(W: torch.Tensor) -> torch.Tensor:
 def cosine_matrix(directions: torch.Tensor, atoms: torch.Tensor) -> torch.Tensor:
     """C_ij = cos(true feature i, atom j), (I, F, D) for directions (I, H, F) and atoms (I, H, D)."""
     if directions.ndim != 3 or atoms.ndim != 3 or directions.shape[:2] != atoms.shape[:2]:
-        raise ValueError(f"need directions (I, H, F) and atoms (I, H, D) with the same I and H, got "
-                         f"{tuple(directions.shape)} and {tuple(atoms.shape)}")
+        raise ValueError(
+            f"need directions (I, H, F) and atoms (I, H, D) with the same I and H, got "
+            f"{tuple(directions.shape)} and {tuple(atoms.shape)}"
+        )
     return torch.bmm(_unit_columns(directions).transpose(1, 2), _unit_columns(atoms))  # (I,F,H) @ (I,H,D)
 
 
@@ -193,8 +212,9 @@ def mmcs(directions: torch.Tensor, atoms: torch.Tensor) -> torch.Tensor:
     return cosine_matrix(directions, atoms).max(dim=-1).values.mean(dim=-1)
 
 
-def recovered_fraction(directions: torch.Tensor, atoms: torch.Tensor,
-                       threshold: float = RECOVERED_COSINE) -> torch.Tensor:
+def recovered_fraction(
+    directions: torch.Tensor, atoms: torch.Tensor, threshold: float = RECOVERED_COSINE
+) -> torch.Tensor:
     """Fraction of true features with some atom at cosine ≥ threshold (0.9 by default), (I,)."""
     return (cosine_matrix(directions, atoms).max(dim=-1).values >= threshold).to(torch.float64).mean(dim=-1)
 
@@ -220,8 +240,9 @@ def matched_mmcs(directions: torch.Tensor, atoms: torch.Tensor) -> torch.Tensor:
     return torch.where(match >= 0, picked, torch.zeros_like(picked)).mean(dim=-1)
 
 
-def column_cosine(W: torch.Tensor, columns: torch.Tensor, directions: torch.Tensor,
-                  features: torch.Tensor) -> torch.Tensor:
+def column_cosine(
+    W: torch.Tensor, columns: torch.Tensor, directions: torch.Tensor, features: torch.Tensor
+) -> torch.Tensor:
     """cos(W[:, :, columns[i]], directions[:, :, features[i]]) per instance, (I,).
 
     W (I, H, D) holds atoms or encoder rows as columns; directions (I, H, F); columns, features (I,).
@@ -232,8 +253,9 @@ def column_cosine(W: torch.Tensor, columns: torch.Tensor, directions: torch.Tens
     return (a * b).sum(dim=-1)
 
 
-def absorption_rate(c: torch.Tensor, f: torch.Tensor, parent: int, child: int,
-                    parent_latent: torch.Tensor) -> torch.Tensor:
+def absorption_rate(
+    c: torch.Tensor, f: torch.Tensor, parent: int, child: int, parent_latent: torch.Tensor
+) -> torch.Tensor:
     """P(parent's latent is silent | parent and child both active), (I,); NaN if they never co-occur.
 
     c (I, B, F) true coefficients, f (I, B, D) codes, parent_latent (I,) the latent matched to `parent`.

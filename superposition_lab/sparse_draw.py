@@ -33,8 +33,17 @@ from collections.abc import Callable
 import attrs
 import torch
 
-__all__ = ["CpuCost", "CPU_COST", "step_flops", "fused_entry_flops", "Block", "Entries", "plan_blocks",
-           "draw_block", "draw_block_entries"]
+__all__ = [
+    "CpuCost",
+    "CPU_COST",
+    "step_flops",
+    "fused_entry_flops",
+    "Block",
+    "Entries",
+    "plan_blocks",
+    "draw_block",
+    "draw_block_entries",
+]
 
 TAIL = 1e-9  # a cap covers the count of active entries / rows except with this probability
 _CAP_RATIO = 1.1  # caps are rounded up to a geometric ladder, so few distinct block sizes exist
@@ -102,8 +111,9 @@ DEFAULT_ENTRY_FLOPS = fused_entry_flops(1)  # the consumer `plan_blocks` assumes
 class Block:
     """Instances drawn together with one method; `index` selects them (a slice when contiguous)."""
 
-    def __init__(self, instances: list[int], method: str, rows: int, gaps: int,
-                 density: torch.Tensor, batch_size: int) -> None:
+    def __init__(
+        self, instances: list[int], method: str, rows: int, gaps: int, density: torch.Tensor, batch_size: int
+    ) -> None:
         self.method, self.rows, self.gaps, self.batch_size = method, rows, gaps, batch_size
         self.n = len(instances)
         first = instances[0]
@@ -169,8 +179,15 @@ def _split(caps: list[int], unit_cost: Callable[[int], float], block_ns: float) 
     return groups[::-1]
 
 
-def plan_blocks(density: torch.Tensor, batch_size: int, *, compact: bool,
-                entry_flops: float = DEFAULT_ENTRY_FLOPS, tail: float = TAIL, cost: CpuCost = CPU_COST) -> list[Block]:
+def plan_blocks(
+    density: torch.Tensor,
+    batch_size: int,
+    *,
+    compact: bool,
+    entry_flops: float = DEFAULT_ENTRY_FLOPS,
+    tail: float = TAIL,
+    cost: CpuCost = CPU_COST,
+) -> list[Block]:
     """Split the instances of `density` (I, F) into blocks and pick each block's draw method.
 
     `compact` allows the rows method (only for a consumer that treats the batch as a multiset);
@@ -190,19 +207,23 @@ def plan_blocks(density: torch.Tensor, batch_size: int, *, compact: bool,
         "skip": lambda k: F * k * (2 * rnd + cost.gap_ns) + F * B * (pas + step),
         "rows": lambda r: r * (rnd + F * (rnd + 10 * pas + step)),
     }
-    own_cap = {"dense": [B] * n_inst, "skip": [_ladder(k, B + 1) for k in gaps_i],
-               "rows": [_ladder(r, B) for r in rows_i]}
+    own_cap = {
+        "dense": [B] * n_inst,
+        "skip": [_ladder(k, B + 1) for k in gaps_i],
+        "rows": [_ladder(r, B) for r in rows_i],
+    }
     methods = ("dense", "skip", "rows") if compact else ("dense", "skip")
     choice = [min(methods, key=lambda m: unit[m](own_cap[m][i])) for i in every]
     blocks = []
     for method in methods:
         members = sorted((own_cap[method][i], i) for i in every if choice[i] == method)
         caps = [c for c, _ in members]
-        for start, stop in (_split(caps, unit[method], cost.block_ns) if members else []):
+        for start, stop in _split(caps, unit[method], cost.block_ns) if members else []:
             inst = sorted(i for _, i in members[start:stop])
             cap = caps[stop - 1]
-            blocks.append(Block(inst, method, cap if method == "rows" else B, cap if method == "skip" else 0,
-                                density, B))
+            blocks.append(
+                Block(inst, method, cap if method == "rows" else B, cap if method == "skip" else 0, density, B)
+            )
     return blocks
 
 
@@ -218,8 +239,9 @@ def draw_block(block: Block, generator: torch.Generator, *, signed: bool = False
     return draw_block_entries(block, generator, signed=signed)[0]
 
 
-def draw_block_entries(block: Block, generator: torch.Generator, *, signed: bool = False
-                       ) -> tuple[torch.Tensor, Entries | None]:
+def draw_block_entries(
+    block: Block, generator: torch.Generator, *, signed: bool = False
+) -> tuple[torch.Tensor, Entries | None]:
     """`draw_block`, plus for the skip method where its active entries are: (flat index into x, value),
     with indices equal to x.numel() to be ignored; None for the other methods."""
     if block.method == "dense":

@@ -28,8 +28,18 @@ from superposition_lab.data import Sampler, SparseUniform
 from superposition_lab.fast_step import FusedStep, cpu_threads, prefetched
 from superposition_lab.models.toy import ToyModel
 
-__all__ = ["TrainConfig", "TrainLog", "TrainingDiverged", "resolve_device", "lr_factor", "train",
-           "evaluate", "best_of_restarts", "Step", "TrainableModel"]
+__all__ = [
+    "TrainConfig",
+    "TrainLog",
+    "TrainingDiverged",
+    "resolve_device",
+    "lr_factor",
+    "train",
+    "evaluate",
+    "best_of_restarts",
+    "Step",
+    "TrainableModel",
+]
 
 
 class TrainableModel(Protocol):
@@ -122,8 +132,17 @@ class Step:
     be None when only `loss()` is used.
     """
 
-    def __init__(self, model: TrainableModel, sampler: Sampler, importance: torch.Tensor, generator: torch.Generator,
-                 sizes: list[int], opt: torch.optim.Optimizer | None, *, prefetch: bool = True) -> None:
+    def __init__(
+        self,
+        model: TrainableModel,
+        sampler: Sampler,
+        importance: torch.Tensor,
+        generator: torch.Generator,
+        sizes: list[int],
+        opt: torch.optim.Optimizer | None,
+        *,
+        prefetch: bool = True,
+    ) -> None:
         self.model, self.importance, self.opt = model, importance, opt
         self.batches = prefetched(lambda b: sampler.sample(b, generator), sizes, importance.device, prefetch)
 
@@ -150,8 +169,15 @@ class Step:
         self.batches.close()  # stops the drawing thread if a step raised
 
 
-def _step(model: TrainableModel, sampler: Sampler, importance: torch.Tensor, generator: torch.Generator,
-          sizes: list[int], opt: torch.optim.Optimizer | None, cfg: TrainConfig) -> Step | FusedStep:
+def _step(
+    model: TrainableModel,
+    sampler: Sampler,
+    importance: torch.Tensor,
+    generator: torch.Generator,
+    sizes: list[int],
+    opt: torch.optim.Optimizer | None,
+    cfg: TrainConfig,
+) -> Step | FusedStep:
     """The step for this model and data; the one place that chooses the path.
 
     The fused step where the model has a hand-written gradient (`has_fused_step`: the unmodified
@@ -160,14 +186,30 @@ def _step(model: TrainableModel, sampler: Sampler, importance: torch.Tensor, gen
     numbers on each path).
     """
     if isinstance(sampler, SparseUniform) and isinstance(model, ToyModel) and model.has_fused_step():
-        return FusedStep(model, sampler, importance, generator, sizes, opt, prefetch=cfg.prefetch,
-                         shards=cfg.shards, scratch=cfg.scratch)
+        return FusedStep(
+            model,
+            sampler,
+            importance,
+            generator,
+            sizes,
+            opt,
+            prefetch=cfg.prefetch,
+            shards=cfg.shards,
+            scratch=cfg.scratch,
+        )
     return Step(model, sampler, importance, generator, sizes, opt, prefetch=cfg.prefetch)
 
 
-def train(model: TrainableModel, sampler: Sampler, importance: torch.Tensor, cfg: TrainConfig, *,
-          generator: torch.Generator, progress: Callable[[int], None] | None = None,
-          log_every: int = 0) -> TrainLog:
+def train(
+    model: TrainableModel,
+    sampler: Sampler,
+    importance: torch.Tensor,
+    cfg: TrainConfig,
+    *,
+    generator: torch.Generator,
+    progress: Callable[[int], None] | None = None,
+    log_every: int = 0,
+) -> TrainLog:
     """Train every instance of `model` for cfg.steps steps on fresh batches from `sampler`.
 
     importance is (I, F). `progress(n)` is called with the number of steps done since its last
@@ -177,8 +219,10 @@ def train(model: TrainableModel, sampler: Sampler, importance: torch.Tensor, cfg
     device = next(model.parameters()).device
     opt = _optimizer(list(model.parameters()), cfg)
     log, tick = TrainLog(), max(1, cfg.steps // 100)
-    with cpu_threads(model, cfg.batch_size, cfg.threads, device), \
-            _step(model, sampler, importance, generator, [cfg.batch_size] * cfg.steps, opt, cfg) as step:
+    with (
+        cpu_threads(model, cfg.batch_size, cfg.threads, device),
+        _step(model, sampler, importance, generator, [cfg.batch_size] * cfg.steps, opt, cfg) as step,
+    ):
         for i in range(cfg.steps):
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * lr_factor(i, cfg)
@@ -201,8 +245,16 @@ def train(model: TrainableModel, sampler: Sampler, importance: torch.Tensor, cfg
 
 
 @torch.no_grad()
-def evaluate(model: TrainableModel, sampler: Sampler, importance: torch.Tensor, n_samples: int, *,
-             generator: torch.Generator, batch_size: int = 8192, cfg: TrainConfig | None = None) -> torch.Tensor:
+def evaluate(
+    model: TrainableModel,
+    sampler: Sampler,
+    importance: torch.Tensor,
+    n_samples: int,
+    *,
+    generator: torch.Generator,
+    batch_size: int = 8192,
+    cfg: TrainConfig | None = None,
+) -> torch.Tensor:
     """Mean objective per instance (I,) over n_samples fresh samples (a Monte Carlo estimate).
 
     Drawn and computed like training batches (the same path), batch_size samples at a time; the
@@ -212,8 +264,10 @@ def evaluate(model: TrainableModel, sampler: Sampler, importance: torch.Tensor, 
     device = next(model.parameters()).device
     sizes = [min(batch_size, n_samples - done) for done in range(0, n_samples, batch_size)]
     total: torch.Tensor | None = None
-    with cpu_threads(model, batch_size, cfg.threads, device), \
-            _step(model, sampler, importance, generator, sizes, None, cfg) as step:
+    with (
+        cpu_threads(model, batch_size, cfg.threads, device),
+        _step(model, sampler, importance, generator, sizes, None, cfg) as step,
+    ):
         for b in sizes:
             loss = step.loss() * b
             total = loss if total is None else total + loss

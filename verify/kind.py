@@ -78,6 +78,15 @@ class RunContext:
     progress: Callable[[int, int], None] | None = None  # (advance, total) — total set on first call
     label: str = ""
 
+    def progress_for(self, total: int) -> Callable[[int], None] | None:
+        """A trainer-style callback (steps advanced) for a run of `total` steps, or None when nobody
+        listens; announces the total at once."""
+        report = self.progress
+        if report is None or not total:
+            return None
+        report(0, total)
+        return lambda n: report(n, total)
+
 
 @attrs.frozen
 class ExperimentKind:

@@ -147,7 +147,13 @@ def _count_per_profile(value: Any, _: Any) -> int | dict[str, int]:
     return converter.structure(value, int)
 
 
+def _optional_axis(value: Any, _: Any) -> float | list[float] | None:
+    """An optional grid axis. TOML has no null, so a spec either gives the field or leaves it out."""
+    return None if value is None else _number_or_list(value, None)
+
+
 converter.register_structure_hook(float | list[float], _number_or_list)
+converter.register_structure_hook(float | list[float] | None, _optional_axis)
 converter.register_structure_hook(int | dict[str, int], _count_per_profile)
 converter.register_structure_hook(float | bool | str | list[float] | None, _literal)
 

@@ -20,5 +20,15 @@ SAES: dict[str, type[SAE]] = {
     "topk": TopKSAE,
 }
 
-__all__ = ["MODELS", "ToyModel", "LinearToy", "ReLUOutputToy",
-           "SAES", "SAE", "L1SAE", "GatedSAE", "JumpReLUSAE", "TopKSAE"]
+__all__ = [
+    "MODELS",
+    "ToyModel",
+    "LinearToy",
+    "ReLUOutputToy",
+    "SAES",
+    "SAE",
+    "L1SAE",
+    "GatedSAE",
+    "JumpReLUSAE",
+    "TopKSAE",
+]

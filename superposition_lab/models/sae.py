@@ -25,7 +25,7 @@ optimiser step, `after_step()` after it.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -33,8 +33,9 @@ from torch import nn
 __all__ = ["SAE", "per_instance"]
 
 
-def per_instance(value: float | Sequence[float] | torch.Tensor, n_instances: int, *,
-                 device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
+def per_instance(
+    value: float | Sequence[float] | torch.Tensor, n_instances: int, *, device: torch.device | str, dtype: torch.dtype
+) -> torch.Tensor:
     """A hyperparameter as an (I,) tensor: a scalar is broadcast, a sequence must have length I."""
     t = torch.as_tensor(value, dtype=dtype, device=device)
     if t.ndim == 0:
@@ -47,9 +48,20 @@ def per_instance(value: float | Sequence[float] | torch.Tensor, n_instances: int
 class SAE(nn.Module):
     """Parameters, encode/decode, loss and constraints shared by every SAE variant."""
 
-    def __init__(self, n_instances: int, n_dims: int, d_sae: int, *, generator: torch.Generator,
-                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-                 dead_window: int = 500, encoder_bias_init: float = 0.0) -> None:
+    steps_since_fired: torch.Tensor  # buffer (I, D): training steps since each latent last fired
+
+    def __init__(
+        self,
+        n_instances: int,
+        n_dims: int,
+        d_sae: int,
+        *,
+        generator: torch.Generator,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        dead_window: int = 500,
+        encoder_bias_init: float = 0.0,
+    ) -> None:
         super().__init__()
         self.n_instances, self.n_dims, self.d_sae = n_instances, n_dims, d_sae
         self.dead_window = dead_window  # a latent is dead when it has not fired for this many steps
@@ -58,7 +70,9 @@ class SAE(nn.Module):
         self.W_dec = nn.Parameter(atoms)  # (I, H, D), unit columns
         self.W_enc = nn.Parameter(atoms.clone())  # (I, H, D): encoder = decoder transpose at init
         # b_enc starts at 0 by default; a negative start leaves latents that never fire ("dead at init")
-        self.b_enc = nn.Parameter(torch.full((n_instances, d_sae), float(encoder_bias_init), device=device, dtype=dtype))  # (I, D)
+        self.b_enc = nn.Parameter(
+            torch.full((n_instances, d_sae), float(encoder_bias_init), device=device, dtype=dtype)
+        )  # (I, D)
         self.b_dec = nn.Parameter(torch.zeros((n_instances, n_dims), device=device, dtype=dtype))  # (I, H)
         self.register_buffer("steps_since_fired", torch.zeros((n_instances, d_sae), dtype=torch.long, device=device))
         self.step = 0  # training steps taken: a Python int, so reading it never waits for a GPU
@@ -96,7 +110,9 @@ class SAE(nn.Module):
         return self.decode(self.encode(x))
 
     # ------------------------------------------------------------ loss
-    def penalties(self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+    def penalties(
+        self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """The variant's named loss terms, each (I,) (e.g. {"l1": λ E‖f‖₁})."""
         return {}
 
@@ -122,7 +138,7 @@ class SAE(nn.Module):
     @torch.no_grad()
     def after_step(self) -> None:
         """Renormalise atoms to unit norm; count steps since each latent last fired."""
-        self.W_dec /= self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
         self.step += 1
         if self._fired is not None:
             self.steps_since_fired = torch.where(self._fired, 0, self.steps_since_fired + 1)

@@ -1,4 +1,5 @@
-"""Gated SAE — Rajamanoharan et al. 2024, "Improving Dictionary Learning with Gated Sparse Autoencoders", arXiv:2404.16014.
+"""Gated SAE — Rajamanoharan et al. 2024, "Improving Dictionary Learning with Gated Sparse
+Autoencoders", arXiv:2404.16014.
 
 The gate path decides WHICH latents fire, the magnitude path HOW MUCH (§3, eq. 6–8):
 
@@ -11,7 +12,8 @@ where x̂_frozen uses stop-gradient copies of W_dec and b_dec. The L1 penalty si
 only, so the magnitudes are free of it: no shrinkage. The Heaviside gate passes no gradient, so the
 auxiliary term is what trains the gate to reconstruct; freezing the decoder there keeps that term from
 pulling the dictionary toward the gate's (shrunk) activations. (The decoder must be frozen in the
-auxiliary term: a public implementation once let it train; `tests/superposition_lab/models/test_sae_gated.py` pins this.)
+auxiliary term: a public implementation once let it train;
+`tests/superposition_lab/models/test_sae_gated.py` pins this.)
 
 W_gate and b_gate are the base's W_enc and b_enc (weight tying of §3.2 leaves r_mag and b_mag as the
 only extra parameters), and decoder atoms have unit norm as in the base.
@@ -19,7 +21,7 @@ only extra parameters), and decoder atoms have unit norm as in the base.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -32,12 +34,22 @@ __all__ = ["GatedSAE"]
 class GatedSAE(SAE):
     """Gate (W_enc, b_enc) + magnitude (exp(r_mag) ⊙ W_enc, b_mag); L1 λ on ReLU(π_gate) per instance."""
 
-    def __init__(self, n_instances: int, n_dims: int, d_sae: int, *, generator: torch.Generator,
-                 penalty: float | Sequence[float] = 0.1, **kw) -> None:
+    penalty: torch.Tensor  # buffer (I,)
+
+    def __init__(
+        self,
+        n_instances: int,
+        n_dims: int,
+        d_sae: int,
+        *,
+        generator: torch.Generator,
+        penalty: float | Sequence[float] = 0.1,
+        **kw,
+    ) -> None:
         super().__init__(n_instances, n_dims, d_sae, generator=generator, **kw)
-        like = dict(device=self.W_dec.device, dtype=self.W_dec.dtype)
-        self.r_mag = nn.Parameter(torch.zeros((n_instances, d_sae), **like))  # (I, D)
-        self.b_mag = nn.Parameter(torch.zeros((n_instances, d_sae), **like))  # (I, D)
+        device, dtype = self.W_dec.device, self.W_dec.dtype
+        self.r_mag = nn.Parameter(torch.zeros((n_instances, d_sae), device=device, dtype=dtype))  # (I, D)
+        self.b_mag = nn.Parameter(torch.zeros((n_instances, d_sae), device=device, dtype=dtype))  # (I, D)
         self.register_buffer("penalty", self.hyper(penalty))  # λ, (I,)
 
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -48,7 +60,9 @@ class GatedSAE(SAE):
         f = (pi_gate > 0).to(pi_mag.dtype) * torch.relu(pi_mag)  # the gate carries no gradient
         return {"f": f, "pi_gate": pi_gate}
 
-    def penalties(self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+    def penalties(
+        self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         gate = torch.relu(parts["pi_gate"])  # (I, B, D)
         l1 = self.penalty * gate.sum(dim=-1).mean(dim=1)  # (I,)
         # auxiliary reconstruction through the gate with a frozen decoder (stop-gradient on W_dec, b_dec)

@@ -1,4 +1,5 @@
-"""JumpReLU SAE — Rajamanoharan et al. 2024, "Jumping Ahead: Improving Reconstruction Fidelity with JumpReLU Sparse Autoencoders", arXiv:2407.14435.
+"""JumpReLU SAE — Rajamanoharan et al. 2024, "Jumping Ahead: Improving Reconstruction Fidelity with
+JumpReLU Sparse Autoencoders", arXiv:2407.14435.
 
 §3: a latent passes its pre-activation z only above a learned threshold θ > 0, and sparsity is
 penalised by L0 directly:
@@ -18,7 +19,8 @@ term trains only the thresholds; the encoder learns from the reconstruction. θ 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -83,12 +85,26 @@ def step(z: torch.Tensor, theta: torch.Tensor, eps: torch.Tensor) -> torch.Tenso
 class JumpReLUSAE(SAE):
     """Learned thresholds θ = exp(log_threshold) (I, D); L0 penalty λ and bandwidth ε per instance."""
 
-    def __init__(self, n_instances: int, n_dims: int, d_sae: int, *, generator: torch.Generator,
-                 penalty: float | Sequence[float] = 0.01, bandwidth: float | Sequence[float] = 0.05,
-                 threshold_init: float = 0.05, **kw) -> None:
+    penalty: torch.Tensor  # buffer (I,)
+    bandwidth: torch.Tensor  # buffer (I,)
+
+    def __init__(
+        self,
+        n_instances: int,
+        n_dims: int,
+        d_sae: int,
+        *,
+        generator: torch.Generator,
+        penalty: float | Sequence[float] = 0.01,
+        bandwidth: float | Sequence[float] = 0.05,
+        threshold_init: float = 0.05,
+        **kw,
+    ) -> None:
         super().__init__(n_instances, n_dims, d_sae, generator=generator, **kw)
-        like = dict(device=self.W_dec.device, dtype=self.W_dec.dtype)
-        log_theta = torch.full((n_instances, d_sae), float(torch.log(torch.tensor(threshold_init))), **like)
+        device, dtype = self.W_dec.device, self.W_dec.dtype
+        log_theta = torch.full(
+            (n_instances, d_sae), float(torch.log(torch.tensor(threshold_init))), device=device, dtype=dtype
+        )
         self.log_threshold = nn.Parameter(log_theta)  # (I, D)
         self.register_buffer("penalty", self.hyper(penalty))  # λ, (I,)
         self.register_buffer("bandwidth", self.hyper(bandwidth))  # ε, (I,)
@@ -103,6 +119,8 @@ class JumpReLUSAE(SAE):
         eps = self.bandwidth[:, None, None]  # (I, 1, 1)
         return {"f": jumprelu(z, theta, eps), "z": z, "theta": theta, "eps": eps}
 
-    def penalties(self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+    def penalties(
+        self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         l0 = step(parts["z"], parts["theta"], parts["eps"]).sum(dim=-1).mean(dim=1)  # E‖f‖₀, (I,)
         return {"l0": self.penalty * l0}

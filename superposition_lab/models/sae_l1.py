@@ -20,7 +20,7 @@ this hook, which matters little here: a dead latent's gradients have been zero f
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 
@@ -32,9 +32,21 @@ __all__ = ["L1SAE"]
 class L1SAE(SAE):
     """ReLU encoder with an L1 penalty λ per instance; optional dead-latent resampling."""
 
-    def __init__(self, n_instances: int, n_dims: int, d_sae: int, *, generator: torch.Generator,
-                 penalty: float | Sequence[float] = 0.1, resample_at: Iterable[int] = (),
-                 resample_from: str = "input", resample_scale: float = 0.2, **kw) -> None:
+    penalty: torch.Tensor  # buffer (I,)
+
+    def __init__(
+        self,
+        n_instances: int,
+        n_dims: int,
+        d_sae: int,
+        *,
+        generator: torch.Generator,
+        penalty: float | Sequence[float] = 0.1,
+        resample_at: Iterable[int] = (),
+        resample_from: str = "input",
+        resample_scale: float = 0.2,
+        **kw,
+    ) -> None:
         super().__init__(n_instances, n_dims, d_sae, generator=generator, **kw)
         self.register_buffer("penalty", self.hyper(penalty))  # λ, (I,)
         self.resample_at = frozenset(int(s) for s in resample_at)  # training steps (1-based count)
@@ -47,7 +59,9 @@ class L1SAE(SAE):
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"f": torch.relu(self.pre_activation(x))}  # (I, B, D)
 
-    def penalties(self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+    def penalties(
+        self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         return {"l1": self.penalty * parts["f"].sum(dim=-1).mean(dim=1)}  # λ E‖f‖₁, (I,)
 
     @torch.no_grad()
@@ -62,9 +76,9 @@ class L1SAE(SAE):
         dead = self.dead_mask()  # (I, D)
         counts = dead.sum(dim=1).tolist()
         self.resampled.append((self.step, counts))
-        if self._last_x is None or not dead.any():
+        x, residual = self._last_x, self._last_residual  # (I, B, H) each, from the last training step
+        if x is None or residual is None or not dead.any():
             return dead
-        x, residual = self._last_x, self._last_residual  # (I, B, H) each
         err = (residual**2).sum(dim=-1)  # (I, B) squared reconstruction loss per input
         for i in range(self.n_instances):
             n_dead = counts[i]

@@ -18,7 +18,7 @@ latents a gradient toward directions the live ones miss. K and α are per instan
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -40,9 +40,21 @@ def topk_mask(z: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 class TopKSAE(SAE):
     """Keep the K largest pre-activations (K per instance); AuxK with coefficient α and k_aux latents."""
 
-    def __init__(self, n_instances: int, n_dims: int, d_sae: int, *, generator: torch.Generator,
-                 k: int | Sequence[int] = 4, aux_coeff: float | Sequence[float] = 1 / 32,
-                 aux_k: int = 0, **kw) -> None:
+    k: torch.Tensor  # buffer (I,)
+    aux_coeff: torch.Tensor  # buffer (I,)
+
+    def __init__(
+        self,
+        n_instances: int,
+        n_dims: int,
+        d_sae: int,
+        *,
+        generator: torch.Generator,
+        k: int | Sequence[int] = 4,
+        aux_coeff: float | Sequence[float] = 1 / 32,
+        aux_k: int = 0,
+        **kw,
+    ) -> None:
         super().__init__(n_instances, n_dims, d_sae, generator=generator, **kw)
         per_k = torch.as_tensor(k, device=self.W_dec.device).long()
         if per_k.ndim == 0:
@@ -58,7 +70,9 @@ class TopKSAE(SAE):
         keep = topk_mask(z, self.k[:, None])  # (I, B, D)
         return {"f": z * keep, "z": z}
 
-    def penalties(self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
+    def penalties(
+        self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         if not bool((self.aux_coeff > 0).any()):
             return {}
         dead = self.dead_mask()  # (I, D)

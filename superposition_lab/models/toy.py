@@ -27,9 +27,16 @@ class ToyModel(nn.Module):
 
     output_relu: bool | None = None  # set by the two tied models: which hand-written gradient applies
 
-    def __init__(self, n_instances: int, n_features: int, n_hidden: int, *,
-                 generator: torch.Generator, device: torch.device | str = "cpu",
-                 dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        n_instances: int,
+        n_features: int,
+        n_hidden: int,
+        *,
+        generator: torch.Generator,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         super().__init__()
         self.n_instances, self.n_features, self.n_hidden = n_instances, n_features, n_hidden
         std = math.sqrt(2.0 / (n_hidden + n_features))  # Xavier normal for an (H, F) matrix
@@ -65,15 +72,25 @@ class ToyModel(nn.Module):
         if self.output_relu is None:
             return False
         cls, own = type(self), (ReLUOutputToy if self.output_relu else LinearToy)
-        return all(getattr(cls, name) is getattr(own, name)
-                   for name in ("forward", "preactivation", "loss_terms", "before_step", "after_step"))
+        return all(
+            getattr(cls, name) is getattr(own, name)
+            for name in ("forward", "preactivation", "loss_terms", "before_step", "after_step")
+        )
 
     @torch.no_grad()
-    def fused_loss_and_grads(self, W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, importance: torch.Tensor,
-                             zero_rows: int = 0, *, grads: bool = True, loss: bool = False,
-                             entries: tuple[torch.Tensor, torch.Tensor] | None = None,
-                             scratch: Callable[[int, tuple[int, ...]], torch.Tensor] | None = None
-                             ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    def fused_loss_and_grads(
+        self,
+        W: torch.Tensor,
+        b: torch.Tensor,
+        x: torch.Tensor,
+        importance: torch.Tensor,
+        zero_rows: int = 0,
+        *,
+        grads: bool = True,
+        loss: bool = False,
+        entries: tuple[torch.Tensor, torch.Tensor] | None = None,
+        scratch: Callable[[int, tuple[int, ...]], torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
         """Loss and its exact gradient for a block of instances, without autograd.
 
         W (n, H, F) and b (n, F) are the block's parameters, importance (n, F); x is feature-major,
@@ -99,8 +116,9 @@ class ToyModel(nn.Module):
         B = R + zero_rows
         c = importance * (2.0 / B)  # (n, F)
         h = torch.bmm(W, x)  # (n, H, F) @ (n, F, R) → (n, H, R)
-        pre = torch.baddbmm(b[:, :, None], W.transpose(1, 2), h,
-                            out=scratch(0, (n, F, R)) if scratch else None)  # (n, F, H) @ (n, H, R) + b
+        pre = torch.baddbmm(
+            b[:, :, None], W.transpose(1, 2), h, out=scratch(0, (n, F, R)) if scratch else None
+        )  # (n, F, H) @ (n, H, R) + b
         y0 = torch.relu(b) if relu else b  # (n, F): the output on a zero row
         per_instance = None
         if loss:

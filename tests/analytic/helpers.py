@@ -19,7 +19,7 @@ __all__ = ["quadrature_loss", "monte_carlo_loss"]
 def _breakpoints(G, b, act, level, outer, tol):
     """nquad options for u_level: the kinks c_i + Σ_{j∈T} G_ij + G_i,level·u = 0, T ⊆ inner variables."""
     x = np.zeros(G.shape[0])
-    x[act[level + 1:]] = outer
+    x[act[level + 1 :]] = outer
     c, a = G @ x + b, G[:, act[level]]
     pts = set()
     for s in range(level + 1):
@@ -35,6 +35,7 @@ def quadrature_loss(W, b, importance, p, tol=1e-11):
     total = 0.0
     for k in range(n + 1):
         for act in map(list, itertools.combinations(range(n), k)):
+
             def f(*u, act=act):
                 x = np.zeros(n)
                 x[act] = u
@@ -54,5 +55,3 @@ def monte_carlo_loss(W, b, importance, p, n_samples=200_000, seed=0):
     out = np.maximum(x @ (W.T @ W) + b, 0.0)  # G symmetric, so x @ G = (G x)ᵀ
     per_sample = ((x - out) ** 2) @ importance
     return per_sample.mean(), per_sample.std(ddof=1) / np.sqrt(n_samples)
-
-

@@ -32,7 +32,8 @@ def test_optimum_matches_monte_carlo_of_the_projection(n: int, m: int, sparsity:
     keep = torch.from_numpy(linear.top_m(imp.numpy(), m))
     N = 200_000
     x = torch.rand((N, n), generator=g, dtype=torch.float64) * (
-        torch.rand((N, n), generator=g, dtype=torch.float64) > sparsity)
+        torch.rand((N, n), generator=g, dtype=torch.float64) > sparsity
+    )
     x_hat = torch.where(keep, x, torch.full_like(x, (1 - sparsity) / 2))  # dropped features: their mean
     per = ((x - x_hat) ** 2 * imp).sum(-1)
     se = per.std().item() / N**0.5

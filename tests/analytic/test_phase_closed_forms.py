@@ -21,8 +21,9 @@ densities = st.floats(0.01, 1.0)
 DIAGRAMS = [pytest.param(two_in_one, id="two_in_one"), pytest.param(three_in_two, id="three_in_two")]
 
 
-@pytest.mark.parametrize("diagram", [DIAGRAMS[0], pytest.param(three_in_two, id="three_in_two",
-                                                               marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "diagram", [DIAGRAMS[0], pytest.param(three_in_two, id="three_in_two", marks=pytest.mark.slow)]
+)
 @FAST
 @given(r=ratios, p=densities)
 def test_closed_forms_match_quadrature(diagram, r, p):

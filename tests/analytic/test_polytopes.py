@@ -30,6 +30,7 @@ def rotation(m: int, seed: int) -> np.ndarray:
 
 # 1) The named configurations are what TMS says they are.
 
+
 @pytest.mark.parametrize("name", NAMES)
 def test_configuration_shape_norms_and_dimensionality(name):
     W, poly = polytopes.configuration(name), polytopes.KNOWN[name]
@@ -45,9 +46,14 @@ def test_configuration_shape_norms_and_dimensionality(name):
 
 def test_the_fractions_tms_names():
     got = {name: polytopes.expected_dimensionality(name) for name in NAMES}
-    assert got == {"dedicated": 1, "digon": Fraction(1, 2), "triangle": Fraction(2, 3),
-                   "tetrahedron": Fraction(3, 4), "pentagon": Fraction(2, 5),
-                   "square_antiprism": Fraction(3, 8)}
+    assert got == {
+        "dedicated": 1,
+        "digon": Fraction(1, 2),
+        "triangle": Fraction(2, 3),
+        "tetrahedron": Fraction(3, 4),
+        "pentagon": Fraction(2, 5),
+        "square_antiprism": Fraction(3, 8),
+    }
 
 
 @pytest.mark.parametrize("name, cos", [("digon", -1.0), ("triangle", -0.5), ("tetrahedron", -1 / 3)])
@@ -68,8 +74,18 @@ def test_square_antiprism_cosines():
     # each vertex: 2 square neighbours (h² = 1/3), the opposite corner (−1/3), and two vertices of
     # the other square at ±45° ((√2 − 1)/3) and two at ±135° (−(√2 + 1)/3)
     C = cosines(polytopes.configuration("square_antiprism"))
-    expected = sorted([1.0, 1 / 3, 1 / 3, -1 / 3, (np.sqrt(2) - 1) / 3, (np.sqrt(2) - 1) / 3,
-                       -(np.sqrt(2) + 1) / 3, -(np.sqrt(2) + 1) / 3])
+    expected = sorted(
+        [
+            1.0,
+            1 / 3,
+            1 / 3,
+            -1 / 3,
+            (np.sqrt(2) - 1) / 3,
+            (np.sqrt(2) - 1) / 3,
+            -(np.sqrt(2) + 1) / 3,
+            -(np.sqrt(2) + 1) / 3,
+        ]
+    )
     for row in C:
         np.testing.assert_allclose(np.sort(row), expected, atol=1e-12)
 
@@ -98,6 +114,7 @@ def test_match_names_clusters_by_size_and_dimensionality():
 
 # 2) The regular simplex as the projection of the basis ⊥ (1, …, 1).
 
+
 @pytest.mark.parametrize("n", range(2, 11))
 def test_simplex(n):
     W = polytopes.simplex(n)
@@ -114,6 +131,7 @@ def test_simplex(n):
 
 # 3) What dimensionality is invariant under, and what it is not.
 
+
 @SETTINGS
 @given(name=st.sampled_from(NAMES), seed=seeds, scale=st.floats(1e-3, 1e3))
 def test_rotation_and_global_scale_leave_dimensionality_unchanged(name, seed, scale):
@@ -129,8 +147,9 @@ def test_sign_flips_and_permutations(name, seed):
     rng = np.random.default_rng(seed)
     signs = rng.choice([-1.0, 1.0], size=W.shape[1])
     perm = rng.permutation(W.shape[1])
-    np.testing.assert_allclose(polytopes.dimensionality((W * signs)[:, perm]), polytopes.dimensionality(W)[perm],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        polytopes.dimensionality((W * signs)[:, perm]), polytopes.dimensionality(W)[perm], rtol=1e-12
+    )
 
 
 @SETTINGS
@@ -179,6 +198,7 @@ def test_dimensionality_is_batched_over_leading_axes():
 
 # 4) Tegum products: factors in orthogonal subspaces keep their own dimensionality.
 
+
 @SETTINGS
 @given(names=st.lists(st.sampled_from(NAMES), min_size=1, max_size=4), seed=seeds)
 def test_tegum_product_keeps_each_factor(names, seed):
@@ -187,8 +207,9 @@ def test_tegum_product_keeps_each_factor(names, seed):
     m = sum(f.shape[0] for f in factors)
     assert W.shape == (m, sum(f.shape[1] for f in factors))
     W = rotation(m, seed) @ W  # the product is only defined up to rotation
-    expected = np.concatenate([np.full(polytopes.KNOWN[n].n_features, float(polytopes.KNOWN[n].dimensionality))
-                               for n in names])
+    expected = np.concatenate(
+        [np.full(polytopes.KNOWN[n].n_features, float(polytopes.KNOWN[n].dimensionality)) for n in names]
+    )
     np.testing.assert_allclose(polytopes.dimensionality(W), expected, atol=1e-10)
     # every factor is a full tight frame, so the D_i add up to the total number of dims
     np.testing.assert_allclose(polytopes.dimensionality(W).sum(), m, atol=1e-9)
@@ -205,6 +226,7 @@ def test_tegum_of_digons_is_the_cross_polytope_and_a_non_full_factor_falls_short
 
 
 # 5) Leaving out one direction ("Aside: Polytopes and Low-Rank Matrices").
+
 
 @SETTINGS
 @given(n=st.integers(2, 12), seed=seeds)

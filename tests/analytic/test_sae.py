@@ -41,14 +41,14 @@ def mean_se(v: np.ndarray) -> float:
 
 # 1) The optimal code is the soft threshold (a − λ/2)₊ for loss (a − f)² + λ f.
 
+
 @SETTINGS
 @given(a=st.floats(-1.0, 3.0), lam=lams)
 def test_code_minimises_the_per_sample_loss(a, lam):
     def loss(f):
         return (a - f) ** 2 + lam * f
 
-    res = minimize_scalar(loss, bounds=(0.0, max(a, 0.0) + 1.0), method="bounded",
-                          options={"xatol": 1e-10})
+    res = minimize_scalar(loss, bounds=(0.0, max(a, 0.0) + 1.0), method="bounded", options={"xatol": 1e-10})
     f = float(sae.l1_optimal_code(a, lam))
     assert f == max(a - lam / 2, 0.0)
     assert abs(f - res.x) < 1e-6
@@ -62,6 +62,7 @@ def test_code_is_vectorised_and_rejects_negative_lambda():
 
 
 # 2) Closed forms: the U[0, 1] formulas, and numeric integration for any U[lo, hi].
+
 
 @pytest.mark.parametrize("lam", [0.0, 0.1, 0.5, 1.0, 1.7, 2.0, 2.5])
 def test_uniform_unit_interval_formulas(lam):
@@ -84,6 +85,7 @@ def integrate(g, lo: float, hi: float, kink: float | None = None) -> float:
 def test_closed_forms_match_numeric_integration(lam, r):
     lo, hi = r
     t = lam / 2
+
     def f(a):
         return max(a - t, 0.0)
 
@@ -95,8 +97,9 @@ def test_closed_forms_match_numeric_integration(lam, r):
     np.testing.assert_allclose(sae.l1_expected_loss(lam, lo, hi), loss, atol=1e-9)
     den = integrate(lambda a: a * f(a), lo, hi, t)
     assume(den > 1e-6)  # γ is 0/0 when the code is (almost) never active
-    np.testing.assert_allclose(sae.l1_gamma_uniform(lam, lo, hi),
-                               integrate(lambda a: f(a) ** 2, lo, hi, t) / den, rtol=1e-6)
+    np.testing.assert_allclose(
+        sae.l1_gamma_uniform(lam, lo, hi), integrate(lambda a: f(a) ** 2, lo, hi, t) / den, rtol=1e-6
+    )
 
 
 @SETTINGS
@@ -116,6 +119,7 @@ def test_density_scales_l0_and_mse_and_cancels_in_gamma():
 
 
 # 3) Shrinkage γ: what it means and how it moves with λ.
+
 
 @SETTINGS
 @given(c=st.floats(0.01, 10.0), seed=seeds)
@@ -157,8 +161,10 @@ def test_gamma_tends_to_one_as_lambda_vanishes(r):
 
 # 4) Monte Carlo of an actual SAE forward pass on the toy data.
 
-@pytest.mark.parametrize("lam, lo, hi, density", [(0.2, 0.0, 1.0, 1.0), (0.8, 0.0, 1.0, 0.25),
-                                                  (1.5, 0.0, 1.0, 1.0), (0.6, 0.5, 1.5, 0.1)])
+
+@pytest.mark.parametrize(
+    "lam, lo, hi, density", [(0.2, 0.0, 1.0, 1.0), (0.8, 0.0, 1.0, 0.25), (1.5, 0.0, 1.0, 1.0), (0.6, 0.5, 1.5, 0.1)]
+)
 def test_one_sparse_monte_carlo(lam, lo, hi, density):
     rng = np.random.default_rng(0)
     B, m, n = 200_000, 6, 4
@@ -200,9 +206,11 @@ def test_many_orthogonal_features_factorise():
 
 # 5) A learned decoder bias: the optimum moves b_dec along the features (c* > 0).
 
+
 def per_feature_objective(c: float, lam: float, p: float, lo: float, hi: float) -> float:
     """(1 − p)c² + p E[ℓ(a − c)] with ℓ(a') = min_f (a' − f)² + λ f, by quadrature."""
     t = lam / 2
+
     def ell(a):  # ℓ(a − c)
         return (a - c) ** 2 if a - c < t else lam * (a - c) - t**2
 

@@ -26,8 +26,9 @@ densities = st.floats(0.01, 1.0)
 # closed forms ------------------------------------------------------------------------------------
 def test_hand_computed_values():
     losses = three_in_two.losses(2.0, 0.5)  # V(0.5) = 5/48
-    assert losses == pytest.approx({"not_learned": 10 / 48, "dedicated": 5 / 48,
-                               "superposition": 0.125, "antipodal_pair": 1 / 12})
+    assert losses == pytest.approx(
+        {"not_learned": 10 / 48, "dedicated": 5 / 48, "superposition": 0.125, "antipodal_pair": 1 / 12}
+    )
     assert three_in_two.phase(2.0, 0.5) == "antipodal_pair" and three_in_two.phase(2.0, 0.9) == "dedicated"
     assert three_in_two.phase(0.5, 0.1) == "superposition" and three_in_two.phase(0.5, 0.9) == "not_learned"
     assert three_in_two.PHASES == ("not_learned", "dedicated", "superposition", "antipodal_pair")

@@ -132,9 +132,14 @@ def _free(r: float, p: float) -> two_in_one.FreeOptimum:
     return two_in_one.free_optimum(r, p, restarts=2, seed=0)
 
 
-@pytest.mark.parametrize("r,p", [(1.0, 0.5), (0.3, 0.5),  # solved for the tests below too
-                                 *[pytest.param(r, p, marks=pytest.mark.slow)
-                                   for r, p in [(0.3, 0.2), (3.0, 0.3), (0.2, 0.9)]]])
+@pytest.mark.parametrize(
+    "r,p",
+    [
+        (1.0, 0.5),
+        (0.3, 0.5),  # solved for the tests below too
+        *[pytest.param(r, p, marks=pytest.mark.slow) for r, p in [(0.3, 0.2), (3.0, 0.3), (0.2, 0.9)]],
+    ],
+)
 def test_free_optimum_never_worse_than_closed_forms(r, p):
     free = _free(r, p)
     assert free.loss <= min(two_in_one.losses(r, p).values()) + 1e-12
@@ -150,8 +155,9 @@ def test_free_antipodal_optimum_beats_fixed_magnitudes():
     assert abs(mean - free.loss) <= 5 * se
 
 
-@pytest.mark.parametrize("r,p", [(0.3, 0.5), *[pytest.param(r, p, marks=pytest.mark.slow)
-                                               for r, p in [(3.0, 0.8), (1.0, 0.9)]]])
+@pytest.mark.parametrize(
+    "r,p", [(0.3, 0.5), *[pytest.param(r, p, marks=pytest.mark.slow) for r, p in [(3.0, 0.8), (1.0, 0.9)]]]
+)
 def test_free_optimum_loss_is_exact(r, p):
     # (0.3, 0.5) and (3, 0.8) once gave optima with a nearly-off feature whose exact-expansion loss
     # was ~4e-4 too low; (1, 0.9) is a genuinely tilted optimum that beats every named solution

@@ -97,8 +97,9 @@ def test_sample_matches_the_distribution_at_float64() -> None:
     assert x.dtype == torch.float64
     pattern = ((x != 0).long() * torch.tensor([1, 2, 4])).sum(-1)
     counts = torch.bincount(pattern, minlength=8).double()
-    expected = torch.tensor([math.prod(0.15 if (c >> f) & 1 else 0.85 for f in range(3)) for c in range(8)],
-                            dtype=torch.float64)
+    expected = torch.tensor(
+        [math.prod(0.15 if (c >> f) & 1 else 0.85 for f in range(3)) for c in range(8)], dtype=torch.float64
+    )
     _assert_binomial(counts, 200_000, expected)  # the joint law of the 8 sparsity patterns
 
 
@@ -111,10 +112,16 @@ def test_plan_changes_with_the_density() -> None:
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
-@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12), st.integers(1, 4), st.sampled_from([1, 7, 256, 1024]),
-       st.booleans(), st.sampled_from([DEFAULT_ENTRY_FLOPS, fused_entry_flops(30)]))
-def test_a_plan_covers_every_instance_once(densities: list[float], n_features: int, batch: int, compact: bool,
-                                          entry_flops: float) -> None:
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=12),
+    st.integers(1, 4),
+    st.sampled_from([1, 7, 256, 1024]),
+    st.booleans(),
+    st.sampled_from([DEFAULT_ENTRY_FLOPS, fused_entry_flops(30)]),
+)
+def test_a_plan_covers_every_instance_once(
+    densities: list[float], n_features: int, batch: int, compact: bool, entry_flops: float
+) -> None:
     """Whatever the cost model picks for a consumer, every instance is drawn exactly once, correctly."""
     density = torch.tensor(densities)[:, None].expand(-1, n_features).contiguous()
     blocks = plan_blocks(density, batch, compact=compact, entry_flops=entry_flops)

@@ -129,7 +129,9 @@ def test_scratch_grows_and_reuses() -> None:
 
 def test_shard_plan_balances_rows() -> None:
     density = torch.full((10, 3), 0.5)
-    blocks = [Block(list(range(0, 4)), "dense", 100, 0, density, 100),
-              Block(list(range(4, 10)), "rows", 50, 0, density, 100)]
+    blocks = [
+        Block(list(range(0, 4)), "dense", 100, 0, density, 100),
+        Block(list(range(4, 10)), "rows", 50, 0, density, 100),
+    ]
     shards = shard_plan(blocks, 2)  # work 4·100 + 6·50 = 700: about 350 each
     assert shards == [[(0, 0, 3)], [(0, 3, 4), (1, 0, 6)]]

@@ -32,6 +32,7 @@ def lab_dimensionality(W: np.ndarray) -> np.ndarray:
 
 # 1) D_i does not see rotations, global scale or sign flips, and names the right polytope.
 
+
 @SETTINGS
 @given(st.sampled_from(SHAPES), seeds, st.floats(0.6, 3.0))
 def test_rotated_scaled_polytopes_keep_their_dimensionality(name, seed, scale):
@@ -57,6 +58,7 @@ def test_antipodal_pairs_in_one_space_are_separate_digons(n_pairs, seed):
 
 
 # 2) Tegum products split into their factors.
+
 
 @SETTINGS
 @given(st.lists(st.sampled_from(SHAPES), min_size=1, max_size=4), seeds)
@@ -102,6 +104,7 @@ def test_recognize_accepts_torch_and_rejects_batches():
 
 # 3) Two hidden dimensions.
 
+
 @pytest.mark.parametrize("k", [2, 3, 5, 6])
 def test_regular_polygon_gaps(k):
     W = rotate(polytopes.regular_polygon(k), 7, flips=False)
@@ -118,6 +121,7 @@ def test_angular_gaps_respect_the_mask_and_add_to_360():
 
 
 # 4) Σ D_i ≤ rank(W) ≤ m, with equality for tight frames only.
+
 
 @SETTINGS
 @given(st.integers(2, 5), st.integers(2, 12), seeds)

@@ -51,8 +51,11 @@ def test_firing_rates_and_uniform_magnitudes() -> None:
     assert abs(float(active.mean()) - 0.4) < 0.005
 
 
-@pytest.mark.parametrize("lo, hi, parents", [(0.0, 2.0, ()), (0.0, 1.0, (-1, 0, -1)), (0.5, 1.5, ())],
-                         ids=["sparse-draw", "one-uniform-with-parent", "one-uniform-lo"])
+@pytest.mark.parametrize(
+    "lo, hi, parents",
+    [(0.0, 2.0, ()), (0.0, 1.0, (-1, 0, -1)), (0.5, 1.5, ())],
+    ids=["sparse-draw", "one-uniform-with-parent", "one-uniform-lo"],
+)
 def test_each_draw_gives_the_stated_rates_and_magnitudes(lo: float, hi: float, parents: tuple[int, ...]) -> None:
     """Both draws (SparseUniform's for U[0, hi] without a hierarchy, one uniform per entry
     otherwise): firing rates, U[lo, hi] magnitudes, and a feature with p = 0 never fires."""
@@ -72,8 +75,9 @@ def test_each_draw_gives_the_stated_rates_and_magnitudes(lo: float, hi: float, p
 
 def test_hierarchy_child_fires_only_with_its_parent() -> None:
     # Chanin et al.'s toy: f1 fires only when f0 does (w.p. 0.2 given f0), magnitude 1
-    gt = GroundTruth(torch.eye(4)[None], torch.tensor([[0.25, 0.2, 0.05, 0.05]]), parents=(-1, 0, -1, -1),
-                     magnitude="constant")
+    gt = GroundTruth(
+        torch.eye(4)[None], torch.tensor([[0.25, 0.2, 0.05, 0.05]]), parents=(-1, 0, -1, -1), magnitude="constant"
+    )
     c = gt.coefficients(200_000, torch.Generator().manual_seed(8))[0]
     assert not ((c[:, 1] > 0) & (c[:, 0] == 0)).any()
     torch.testing.assert_close((c > 0).float().mean(0), gt.marginal_firing()[0], atol=0.005, rtol=0)

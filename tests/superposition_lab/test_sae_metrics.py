@@ -107,8 +107,9 @@ def test_streaming_in_pieces_equals_one_batch(seed: int, cuts: list[int]) -> Non
     torch.testing.assert_close(stats.fvu(), sae_metrics.fvu(x, x_hat))
     torch.testing.assert_close(stats.gamma(), sae_metrics.relative_reconstruction_bias(x, x_hat))
     torch.testing.assert_close(stats.dead_fraction(), sae_metrics.dead_fraction(f))
-    torch.testing.assert_close(stats.absorption_rate(), sae_metrics.absorption_rate(c, f, 0, 1, parent_latent),
-                               equal_nan=True)
+    torch.testing.assert_close(
+        stats.absorption_rate(), sae_metrics.absorption_rate(c, f, 0, 1, parent_latent), equal_nan=True
+    )
     per = sae_metrics.l0_per_sample(f)
     assert stats.l0_min().tolist() == per.min(dim=1).values.double().tolist()
     assert stats.l0_max().tolist() == per.max(dim=1).values.double().tolist()

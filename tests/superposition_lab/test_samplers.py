@@ -29,6 +29,7 @@ def draw(sampler, seed: int = 0) -> torch.Tensor:
 
 # 1) The layout of the sets.
 
+
 def test_feature_sets_layout():
     assert feature_sets(7, 2).tolist() == [0, 0, 1, 1, 2, 2, 3]
     assert feature_sets(6, 3, n_sets=1).tolist() == [0, 0, 0, 1, 2, 3]
@@ -45,6 +46,7 @@ def test_density_must_match_the_sets():
 
 
 # 2) Correlated sets: one draw per set, independent values.
+
 
 def test_correlated_marginals_and_co_occurrence():
     sets = feature_sets(5, 2)  # {0,1}, {2,3}, {4}
@@ -68,6 +70,7 @@ def test_correlated_marginals_and_co_occurrence():
 
 
 # 3) Anticorrelated sets: at most one active feature per set.
+
 
 def test_anticorrelated_marginals_and_exclusion():
     sets = feature_sets(7, 3, n_sets=2)  # {0,1,2}, {3,4,5}, {6}

@@ -34,8 +34,15 @@ class ShiftedReLU(ReLUOutputToy):
 
 
 @settings(max_examples=20, deadline=None, derandomize=True)
-@given(st.sampled_from(["linear", "relu_output"]), st.integers(1, 3), st.integers(1, 6), st.integers(1, 4),
-       st.integers(1, 40), st.integers(0, 30), st.integers(0, 10**6))
+@given(
+    st.sampled_from(["linear", "relu_output"]),
+    st.integers(1, 3),
+    st.integers(1, 6),
+    st.integers(1, 4),
+    st.integers(1, 40),
+    st.integers(0, 30),
+    st.integers(0, 10**6),
+)
 def test_hand_gradients_equal_autograd(name: str, n: int, F: int, H: int, R: int, zero_rows: int, seed: int) -> None:
     """On random parameters and data (float64), with zero rows appended: gradient and loss agree."""
     g = torch.Generator().manual_seed(seed)
@@ -47,8 +54,9 @@ def test_hand_gradients_equal_autograd(name: str, n: int, F: int, H: int, R: int
     full = torch.cat([x, torch.zeros((n, zero_rows, F), dtype=torch.float64)], dim=1)  # (n, B, F)
     loss = sum(model.loss_terms(full, imp).values())
     loss.sum().backward()
-    gW, gb, fused = model.fused_loss_and_grads(model.W.detach(), model.b.detach(), x.transpose(1, 2).contiguous(),
-                                               imp, zero_rows, loss=True)
+    gW, gb, fused = model.fused_loss_and_grads(
+        model.W.detach(), model.b.detach(), x.transpose(1, 2).contiguous(), imp, zero_rows, loss=True
+    )
     assert torch.allclose(gW, model.W.grad, rtol=1e-10, atol=1e-12)
     assert torch.allclose(gb, model.b.grad, rtol=1e-10, atol=1e-12)
     assert torch.allclose(fused, loss.detach(), rtol=1e-10, atol=1e-12)
@@ -76,8 +84,9 @@ def test_sparse_entries_give_the_same_gradient(name: str) -> None:
 def test_skip_draw_lists_its_entries() -> None:
     from superposition_lab.sparse_draw import Block, draw_block_entries
 
-    x, (idx, vals) = draw_block_entries(Block([0, 1], "skip", 256, 20, torch.full((2, 3), 0.05), 256),
-                                        torch.Generator().manual_seed(0))
+    x, (idx, vals) = draw_block_entries(
+        Block([0, 1], "skip", 256, 20, torch.full((2, 3), 0.05), 256), torch.Generator().manual_seed(0)
+    )
     real = idx < x.numel()
     assert torch.equal(torch.sort(idx[real]).values, x.view(-1).nonzero().flatten())
     assert torch.equal(x.view(-1)[idx[real]], vals[real])
@@ -163,8 +172,9 @@ def test_divergence_names_the_instances(plain: bool) -> None:
     with torch.no_grad():
         model.W[[2, 7]] = float("nan")
     with pytest.raises(TrainingDiverged) as err:
-        train(model, PlainSampler(sampler) if plain else sampler, imp, TrainConfig(steps=20, check_every=10),
-              generator=g)
+        train(
+            model, PlainSampler(sampler) if plain else sampler, imp, TrainConfig(steps=20, check_every=10), generator=g
+        )
     assert err.value.instances == [2, 7] and err.value.step == 9
 
 

@@ -21,8 +21,17 @@ from superposition_lab import metrics
 from superposition_lab.geometry import angular_gaps
 from verify.kind import Metric, Outcome
 
-__all__ = ["FRACTIONS", "geometry_metrics", "plateau_width", "nearest_fraction", "batched_weights", "per_point",
-           "axis_values", "represented_mask", "restart_geometry"]
+__all__ = [
+    "FRACTIONS",
+    "geometry_metrics",
+    "plateau_width",
+    "nearest_fraction",
+    "batched_weights",
+    "per_point",
+    "axis_values",
+    "represented_mask",
+    "restart_geometry",
+]
 
 # The dimensionalities of "Why these geometric structures?", largest first: dedicated dimension,
 # tetrahedron, triangle, digon, pentagon, square antiprism.
@@ -269,36 +278,58 @@ def _set_cosines(o: Outcome, c: Any) -> np.ndarray:
 geometry_metrics: dict[str, Metric] = {
     "dimensionality_sum": Metric(_dim_sum, "Σ_i D_i (≤ m; = m for a tight frame)"),
     "dimensionality_sum_ratio": Metric(_dim_sum_ratio, "Σ_i D_i / m"),
-    "near_fraction_share": Metric(_near_share, "share of represented features whose D_i is within fraction_tol "
-                                               "of its nearest fraction in 1, 3/4, 2/3, 1/2, 2/5, 3/8 (0 if none)"),
+    "near_fraction_share": Metric(
+        _near_share,
+        "share of represented features whose D_i is within fraction_tol "
+        "of its nearest fraction in 1, 3/4, 2/3, 1/2, 2/5, 3/8 (0 if none)",
+    ),
     "near_counts": Metric(_near_counts, "represented features near each of 1, 3/4, 2/3, 1/2, 2/5, 3/8 (6 counts)"),
-    "near_counts_sweep": Metric(_near_counts_sweep, "near_counts added up over every grid point (sweep-wide)",
-                                sweep_wide=True),
-    "dstar_plateau_one": Metric(_plateau(1.0), "width x_last/x_first, x = 1/(1−S), of the longest run of sweep "
-                                               "points with |D* − 1| ≤ plateau_tol (sweep-wide)",
-                                sweep_wide=True),
-    "dstar_plateau_half": Metric(_plateau(0.5), "the same for |D* − 1/2| ≤ plateau_tol (sweep-wide)",
-                                 sweep_wide=True),
-    "angular_gaps": Metric(_angular_gaps, "H = 2: degrees between angularly consecutive represented features, "
-                                          "ascending, zero-padded to F"),
+    "near_counts_sweep": Metric(
+        _near_counts_sweep, "near_counts added up over every grid point (sweep-wide)", sweep_wide=True
+    ),
+    "dstar_plateau_one": Metric(
+        _plateau(1.0),
+        "width x_last/x_first, x = 1/(1−S), of the longest run of sweep "
+        "points with |D* − 1| ≤ plateau_tol (sweep-wide)",
+        sweep_wide=True,
+    ),
+    "dstar_plateau_half": Metric(_plateau(0.5), "the same for |D* − 1/2| ≤ plateau_tol (sweep-wide)", sweep_wide=True),
+    "angular_gaps": Metric(
+        _angular_gaps, "H = 2: degrees between angularly consecutive represented features, ascending, zero-padded to F"
+    ),
     "norm_bias_ratio": Metric(_norm_bias(2), "‖W_i‖²/(1 − b_i) per represented feature (0 otherwise)"),
-    "paper_norm_bias_ratio": Metric(_norm_bias(1), "‖W_i‖(1 − b_i), the relation as TMS prints it "
-                                                   "(0 if unrepresented)"),
+    "paper_norm_bias_ratio": Metric(
+        _norm_bias(1), "‖W_i‖(1 − b_i), the relation as TMS prints it (0 if unrepresented)"
+    ),
     "perturbed_norm": Metric(_perturbed_norm, "‖W_i‖ of the last (perturbed) feature"),
-    "perturbed_norm_sparsest": Metric(_perturbed_norm_sparsest, "perturbed_norm at the smallest perturbed_density "
-                                                                "(sweep-wide)", sweep_wide=True),
-    "others_dimensionality_sparsest": Metric(_others_dim_sparsest, "D_i of the other features at the smallest "
-                                                                   "perturbed_density (sweep-wide)", sweep_wide=True),
-    "perturbed_norm_jump": Metric(_perturbed_norm_jump, "largest drop of perturbed_norm between neighbouring "
-                                                        "densities (sweep-wide): ≈ its norm for a first-order jump",
-                                  sweep_wide=True),
-    "geometry_loss_gap": Metric(_geometry_loss_gap, "best loss of all-features restarts − best loss of restarts that "
-                                                    "drop the perturbed feature (NaN if either is missing)"),
-    "loss_curves_cross": Metric(_loss_curves_cross, "1 if the two geometries' loss curves cross along "
-                                                    "perturbed_density, else 0 (sweep-wide)", sweep_wide=True),
-    "within_set_interference": Metric(_interference_within, "largest Σ_{j in i's set, j≠i}(Ŵ_i·W_j)² "
-                                                             "over represented i"),
-    "across_set_interference": Metric(_interference_across, "largest Σ_{j outside i's set}(Ŵ_i·W_j)² "
-                                                            "over represented i"),
+    "perturbed_norm_sparsest": Metric(
+        _perturbed_norm_sparsest, "perturbed_norm at the smallest perturbed_density (sweep-wide)", sweep_wide=True
+    ),
+    "others_dimensionality_sparsest": Metric(
+        _others_dim_sparsest,
+        "D_i of the other features at the smallest perturbed_density (sweep-wide)",
+        sweep_wide=True,
+    ),
+    "perturbed_norm_jump": Metric(
+        _perturbed_norm_jump,
+        "largest drop of perturbed_norm between neighbouring densities (sweep-wide): ≈ its norm for a first-order jump",
+        sweep_wide=True,
+    ),
+    "geometry_loss_gap": Metric(
+        _geometry_loss_gap,
+        "best loss of all-features restarts − best loss of restarts that "
+        "drop the perturbed feature (NaN if either is missing)",
+    ),
+    "loss_curves_cross": Metric(
+        _loss_curves_cross,
+        "1 if the two geometries' loss curves cross along perturbed_density, else 0 (sweep-wide)",
+        sweep_wide=True,
+    ),
+    "within_set_interference": Metric(
+        _interference_within, "largest Σ_{j in i's set, j≠i}(Ŵ_i·W_j)² over represented i"
+    ),
+    "across_set_interference": Metric(
+        _interference_across, "largest Σ_{j outside i's set}(Ŵ_i·W_j)² over represented i"
+    ),
     "set_cosines": Metric(_set_cosines, "mean cosine between the features of each set of ≥ 2 (one value per set)"),
 }

@@ -101,8 +101,11 @@ def plot_circle(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Path]:
     for k, ax in enumerate(axes[0]):
         ax.plot(np.cos(t), np.sin(t), color="0.85", lw=0.8)
         for i in range(W.shape[2]):
-            colour = colours(idx[i] % 10) if c.data != "independent" or i == W.shape[2] - 1 and \
-                c.perturbed_density is not None else "C0"
+            colour = (
+                colours(idx[i] % 10)
+                if c.data != "independent" or i == W.shape[2] - 1 and c.perturbed_density is not None
+                else "C0"
+            )
             ax.annotate("", xy=W[k, :, i], xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=colour, lw=1.2))
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
@@ -125,9 +128,11 @@ def plot_geometry_loss(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Pat
     order = np.argsort(x)
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     xs = np.broadcast_to(x[:, None, None], L.shape)
-    for mask, label, colour in ((full, "all features (pentagon)", "C1"),
-                                (collapsed, "perturbed feature dropped (two digons)", "C0"),
-                                (~full & ~collapsed, "other", "0.6")):
+    for mask, label, colour in (
+        (full, "all features (pentagon)", "C1"),
+        (collapsed, "perturbed feature dropped (two digons)", "C0"),
+        (~full & ~collapsed, "other", "0.6"),
+    ):
         ax.scatter(xs[mask], rel[mask], s=10, color=colour, label=label, alpha=0.6, lw=0)
         if mask is not full and mask is not collapsed:
             continue

@@ -56,8 +56,7 @@ def run_loss_decomposition(config: LossDecompositionConfig, ctx: RunContext) -> 
     l0 = relu_output.pattern_loss(W, b, importance, ())
 
     # Monte Carlo with the lab's own model, in float64 on the CPU
-    model = MODELS[config.model](1, n, config.n_hidden, generator=torch.Generator().manual_seed(0),
-                                 dtype=torch.float64)
+    model = MODELS[config.model](1, n, config.n_hidden, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     with torch.no_grad():
         model.W.copy_(torch.from_numpy(W)[None])
         model.b.copy_(torch.from_numpy(b)[None])
@@ -81,8 +80,19 @@ def run_loss_decomposition(config: LossDecompositionConfig, ctx: RunContext) -> 
             "mc_terms": mc[None, None],
             "mc_se": se[None, None],
             # how many Monte Carlo samples should have exactly k active features: N·C(n,k)p^k S^(n−k)
-            "expected_events": np.array([[[config.mc_samples * math.comb(n, k) * (1 - config.sparsity) ** k
-                                           * config.sparsity ** (n - k) for k in range(n + 1)]]]),
+            "expected_events": np.array(
+                [
+                    [
+                        [
+                            config.mc_samples
+                            * math.comb(n, k)
+                            * (1 - config.sparsity) ** k
+                            * config.sparsity ** (n - k)
+                            for k in range(n + 1)
+                        ]
+                    ]
+                ]
+            ),
             "exact_total": np.array([[exact.sum()]]),
             "mc_total": np.array([[float(per_sample.mean())]]),
             "mc_total_se": np.array([[total_se]]),

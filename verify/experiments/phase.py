@@ -74,8 +74,9 @@ class PhasePointConfig(PhaseTraining):
 
 
 # 3) training: all cells × restarts as the instances of one model ---------------------------------
-def train_cells(config: PhaseTraining, r: np.ndarray, p: np.ndarray, ctx: RunContext
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def train_cells(
+    config: PhaseTraining, r: np.ndarray, p: np.ndarray, ctx: RunContext
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train `restarts` models at each cell (r_c, p_c); return W (C, R, H, F), b (C, R, F) and the
     exact expected loss of every model (C, R), all float64."""
     mod = DIAGRAMS[config.diagram]
@@ -85,18 +86,20 @@ def train_cells(config: PhaseTraining, r: np.ndarray, p: np.ndarray, ctx: RunCon
     device = resolve_device(ctx.device)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     model = MODELS[config.model](C * R, F, H, generator=gen, device=device)
-    progress: Callable[[int], None] | None = None
-    report = ctx.progress
-    if report is not None:
-        report(0, config.steps)
-        progress = lambda n: report(n, config.steps)
-    train(model, SparseUniform(torch.tensor(density, device=device, dtype=torch.float32)),
-          torch.tensor(importance, device=device, dtype=torch.float32),
-          config.train_config(), generator=gen, progress=progress)
+    progress = ctx.progress_for(config.steps)
+    train(
+        model,
+        SparseUniform(torch.tensor(density, device=device, dtype=torch.float32)),
+        torch.tensor(importance, device=device, dtype=torch.float32),
+        config.train_config(),
+        generator=gen,
+        progress=progress,
+    )
     W = model.W.detach().cpu().double().numpy()  # (I, H, F)
     b = model.b.detach().cpu().double().numpy()  # (I, F)
-    loss = np.array([free_optimum.exact_loss(W[i], b[i], importance[i], density[i, 0], config.model)
-                     for i in range(C * R)])  # (I,)
+    loss = np.array(
+        [free_optimum.exact_loss(W[i], b[i], importance[i], density[i, 0], config.model) for i in range(C * R)]
+    )  # (I,)
     return W.reshape(C, R, H, F), b.reshape(C, R, F), loss.reshape(C, R)
 
 
@@ -117,14 +120,18 @@ def run_phase(config: PhaseConfig, ctx: RunContext) -> Outcome:
     return Outcome(
         points=[{}],
         arrays={
-            "r": r[None, None], "p": p[None, None],  # (1, 1, Nr), (1, 1, Np)
+            "r": r[None, None],
+            "p": p[None, None],  # (1, 1, Nr), (1, 1, Np)
             "W": Wb.reshape(1, 1, *shape, *Wb.shape[1:]),  # (1, 1, Nr, Np, H, F)
             "b": bb.reshape(1, 1, *shape, -1),  # (1, 1, Nr, Np, F)
             "loss": lb.reshape(1, 1, *shape),  # (1, 1, Nr, Np): exact loss of the kept model
             "restart_loss": loss.reshape(1, 1, *shape, -1),  # (1, 1, Nr, Np, R)
         },
-        info={"seconds": time.perf_counter() - start, "device": str(resolve_device(ctx.device)),
-              "instances": int(loss.size)},
+        info={
+            "seconds": time.perf_counter() - start,
+            "device": str(resolve_device(ctx.device)),
+            "instances": int(loss.size),
+        },
     )
 
 
@@ -135,8 +142,14 @@ def run_phase_point(config: PhasePointConfig, ctx: RunContext) -> Outcome:
     Wb, bb, lb = _best(W, b, loss)
     return Outcome(
         points=[{}],
-        arrays={"r": r[None, None], "p": p[None, None], "W": Wb[None], "b": bb[None], "loss": lb[None],
-                "restart_loss": loss[None]},  # W (1, 1, H, F), b (1, 1, F), loss (1, 1), (1, 1, R)
+        arrays={
+            "r": r[None, None],
+            "p": p[None, None],
+            "W": Wb[None],
+            "b": bb[None],
+            "loss": lb[None],
+            "restart_loss": loss[None],
+        },  # W (1, 1, H, F), b (1, 1, F), loss (1, 1), (1, 1, R)
         info={"seconds": time.perf_counter() - start, "device": str(resolve_device(ctx.device))},
     )
 
@@ -165,22 +178,34 @@ def _loss_gap(t: dict[str, np.ndarray], outcome_loss: np.ndarray) -> float:
 
 
 phase_metrics: dict[str, Metric] = {
-    "agreement": Metric(_scalar(_agreement),
-                        "fraction of judged cells (≥ margin from every boundary) whose empirical phase is phase(r, p)"),
-    "superposition_agreement": Metric(_scalar(_superposition_agreement),
-                                      "the same among judged cells where a superposed phase wins analytically"),
-    "judged_fraction": Metric(_scalar(lambda t, _: float((~t["near"]).mean())),
-                              "fraction of cells at least `margin` decades from every analytic boundary"),
+    "agreement": Metric(
+        _scalar(_agreement),
+        "fraction of judged cells (≥ margin from every boundary) whose empirical phase is phase(r, p)",
+    ),
+    "superposition_agreement": Metric(
+        _scalar(_superposition_agreement), "the same among judged cells where a superposed phase wins analytically"
+    ),
+    "judged_fraction": Metric(
+        _scalar(lambda t, _: float((~t["near"]).mean())),
+        "fraction of cells at least `margin` decades from every analytic boundary",
+    ),
     "judged_cells": Metric(_scalar(lambda t, _: float((~t["near"]).sum())), "number of judged cells"),
-    "disagreements": Metric(_scalar(lambda t, _: float(((t["empirical"] != t["analytic"]) & ~t["near"]).sum())),
-                            "number of judged cells whose empirical phase is not phase(r, p)"),
+    "disagreements": Metric(
+        _scalar(lambda t, _: float(((t["empirical"] != t["analytic"]) & ~t["near"]).sum())),
+        "number of judged cells whose empirical phase is not phase(r, p)",
+    ),
     "superposition_cells": Metric(
         _scalar(lambda t, c: float(np.isin(t["empirical"], DIAGRAMS[c.diagram].SUPERPOSED).sum())),
-        "number of cells (judged or not) whose kept model holds an antipodal pair"),
-    "other_cells": Metric(_scalar(lambda t, _: float((t["empirical"] == two_in_one.OTHER).sum())),
-                          "number of cells whose kept model is none of the named solutions"),
-    "loss_gap": Metric(lambda o, c: np.array([[_loss_gap(phase_tables(o, c), o.arrays["loss"][0, 0])]]),
-                       "max over cells of (kept model's exact loss − best closed form) / best closed form"),
+        "number of cells (judged or not) whose kept model holds an antipodal pair",
+    ),
+    "other_cells": Metric(
+        _scalar(lambda t, _: float((t["empirical"] == two_in_one.OTHER).sum())),
+        "number of cells whose kept model is none of the named solutions",
+    ),
+    "loss_gap": Metric(
+        lambda o, c: np.array([[_loss_gap(phase_tables(o, c), o.arrays["loss"][0, 0])]]),
+        "max over cells of (kept model's exact loss − best closed form) / best closed form",
+    ),
 }
 
 
@@ -209,17 +234,25 @@ def _point_distance(o: Outcome, c: PhasePointConfig) -> np.ndarray:
 phase_point_metrics: dict[str, Metric] = {
     "agrees": Metric(_point_agrees, "1.0 if the kept model's phase is phase(r, p), else 0.0"),
     "boundary_distance": Metric(_point_distance, "decades (in log r or log p) to the nearest analytic boundary"),
-    "agrees_or_near": Metric(lambda o, c: np.maximum(_point_agrees(o, c), _point_distance(o, c) < c.margin),
-                             "1.0 if it agrees or lies within `margin` decades of a boundary (not judged there)"),
-    "loss_gap": Metric(lambda o, c: np.array([[_loss_gap(phase_tables(o, c), o.arrays["loss"][0, 0])]]),
-                       "(kept model's exact loss − best closed form) / best closed form"),
+    "agrees_or_near": Metric(
+        lambda o, c: np.maximum(_point_agrees(o, c), _point_distance(o, c) < c.margin),
+        "1.0 if it agrees or lies within `margin` decades of a boundary (not judged there)",
+    ),
+    "loss_gap": Metric(
+        lambda o, c: np.array([[_loss_gap(phase_tables(o, c), o.arrays["loss"][0, 0])]]),
+        "(kept model's exact loss − best closed form) / best closed form",
+    ),
 }
 
 
 # quick: a cosine schedule from a 50× higher rate settles a 2-in-1 cell in a few hundred steps (3-in-2
 # specs ask for more); batches of 512 suffice for two or three features; full: the notebook's settings
-PHASE_DEFAULTS = {"steps": {"quick": 400, "full": 10_000}, "lr": {"quick": 0.05, "full": 0.001},
-                  "schedule": {"quick": "cosine", "full": "constant"}, "batch_size": {"quick": 512, "full": 1024}}
+PHASE_DEFAULTS = {
+    "steps": {"quick": 400, "full": 10_000},
+    "lr": {"quick": 0.05, "full": 0.001},
+    "schedule": {"quick": "cosine", "full": "constant"},
+    "batch_size": {"quick": 512, "full": 1024},
+}
 
 PHASE = ExperimentKind(
     name="phase",

@@ -39,8 +39,9 @@ class FreeOptimumConfig:
     p: Axis = attrs.field(default=Axis(log=(0.01, 1.0), points=5), validator=axis_within(0, 1, "(0, 1]"))
     restarts: int = attrs.field(default=2, validator=v.ge(0))  # random starts besides the named ones
     # r values where the free boundary is located (bisection in log p, `boundary_tol` decades wide)
-    boundary_r: Axis = attrs.field(default=Axis(values=(0.1, 0.3, 0.9, 1.1, 3.0, 10.0)),
-                                   validator=axis_within(0, np.inf, "(0, ∞)"))
+    boundary_r: Axis = attrs.field(
+        default=Axis(values=(0.1, 0.3, 0.9, 1.1, 3.0, 10.0)), validator=axis_within(0, np.inf, "(0, ∞)")
+    )
     boundary_restarts: int = attrs.field(default=0, validator=v.ge(0))
     boundary_tol: float = attrs.field(default=0.005, validator=v.gt(0))
     margin: float = attrs.field(default=0.1, validator=v.ge(0))  # decades; cells nearer are not judged
@@ -83,7 +84,10 @@ def run_free_optimum(config: FreeOptimumConfig, ctx: RunContext) -> Outcome:
         if np.isfinite(fb.free) and fb.free * 10.0 ** (gap + 0.02) < 1.0:  # room for the stencil
             left, right = free_optimum.one_sided_slopes(
                 lambda pp: free(x, pp, config.boundary_restarts).loss,  # noqa: B023 — called in this iteration
-                fb.free, gap=gap, step=0.01)
+                fb.free,
+                gap=gap,
+                step=0.01,
+            )
             free_jump[k] = right - left
         tick()
 
@@ -97,14 +101,26 @@ def run_free_optimum(config: FreeOptimumConfig, ctx: RunContext) -> Outcome:
 
     return Outcome(
         points=[{}],
-        arrays={"r": one(r), "p": one(p), "free_loss": one(loss), "free_phase": one(phase),
-                "free_W": one(W), "free_b": one(b), "closed_loss": one(closed_loss),
-                "closed_phase": one(np.asarray(mod.phase(rr, pp)).astype("<U16")),
-                "boundary_r": one(br), "closed_boundary": one(closed_b), "free_boundary": one(free_b),
-                "closed_jump": one(closed_jump), "free_jump": one(free_jump),
-                "probe_loss": one(probe.loss), "probe_closed": one(probe_closed),
-                "probe_phase": one(np.asarray(probe.phase, dtype="<U16")), "probe_W": one(probe.W),
-                "probe_b": one(probe.b)},
+        arrays={
+            "r": one(r),
+            "p": one(p),
+            "free_loss": one(loss),
+            "free_phase": one(phase),
+            "free_W": one(W),
+            "free_b": one(b),
+            "closed_loss": one(closed_loss),
+            "closed_phase": one(np.asarray(mod.phase(rr, pp)).astype("<U16")),
+            "boundary_r": one(br),
+            "closed_boundary": one(closed_b),
+            "free_boundary": one(free_b),
+            "closed_jump": one(closed_jump),
+            "free_jump": one(free_jump),
+            "probe_loss": one(probe.loss),
+            "probe_closed": one(probe_closed),
+            "probe_phase": one(np.asarray(probe.phase, dtype="<U16")),
+            "probe_W": one(probe.W),
+            "probe_b": one(probe.b),
+        },
         info={"seconds": time.perf_counter() - start, "device": "cpu"},
     )
 
@@ -141,21 +157,28 @@ def _probe_margin(a: dict[str, np.ndarray], c: FreeOptimumConfig) -> float:
 
 
 free_optimum_metrics: dict[str, Metric] = {
-    "excess_over_closed_form": Metric(_scalar(_excess),
-                                      "max over the grid of free-optimum loss − lowest closed-form loss"),
-    "free_agreement": Metric(_scalar(_free_agreement),
-                             "fraction of cells ≥ margin from every boundary where the free optimum's phase is "
-                             "phase(r, p)"),
-    "boundary_shift": Metric(_scalar(_boundary_shift),
-                             "max over boundary_r of |log10(free boundary / closed-form boundary)| (decades)"),
-    "free_kink": Metric(_scalar(_free_kink),
-                        "min over boundary_r of (slope drop of the free optimum's loss at its boundary) / "
-                        "(closed-form drop I/3): > 0 means still first order"),
-    "probe_margin": Metric(_scalar(_probe_margin),
-                           "closed-form antipodal loss − free-optimum loss at (probe_r, probe_p)"),
+    "excess_over_closed_form": Metric(
+        _scalar(_excess), "max over the grid of free-optimum loss − lowest closed-form loss"
+    ),
+    "free_agreement": Metric(
+        _scalar(_free_agreement),
+        "fraction of cells ≥ margin from every boundary where the free optimum's phase is phase(r, p)",
+    ),
+    "boundary_shift": Metric(
+        _scalar(_boundary_shift), "max over boundary_r of |log10(free boundary / closed-form boundary)| (decades)"
+    ),
+    "free_kink": Metric(
+        _scalar(_free_kink),
+        "min over boundary_r of (slope drop of the free optimum's loss at its boundary) / "
+        "(closed-form drop I/3): > 0 means still first order",
+    ),
+    "probe_margin": Metric(
+        _scalar(_probe_margin), "closed-form antipodal loss − free-optimum loss at (probe_r, probe_p)"
+    ),
     "probe_superposed": Metric(
         lambda o, c: np.array([[float(str(o.arrays["probe_phase"][0, 0]) in DIAGRAMS[c.diagram].SUPERPOSED)]]),
-        "1.0 if the free optimum at the probe holds an antipodal pair, else 0.0"),
+        "1.0 if the free optimum at the probe holds an antipodal pair, else 0.0",
+    ),
 }
 
 

@@ -52,8 +52,9 @@ def _structure_axis(value: Any, _: Any) -> Axis:
     if isinstance(value, dict):
         extra = sorted(set(value) - {"log", "points"})
         if extra or set(value) != {"log", "points"}:
-            raise ValueError(f"expected {{ log = [low, high], points = n }} or a list of values, got keys "
-                             f"{sorted(value)}")
+            raise ValueError(
+                f"expected {{ log = [low, high], points = n }} or a list of values, got keys {sorted(value)}"
+            )
         lo_hi, n = value["log"], converter.structure(value["points"], int)
         if not (isinstance(lo_hi, list) and len(lo_hi) == 2):
             raise ValueError(f"log must be [low, high], got {lo_hi!r}")
@@ -90,6 +91,11 @@ def phase_tables(outcome: Outcome, config: PhaseTraining) -> dict[str, np.ndarra
     r, p = r.reshape(shape), p.reshape(shape)
     empirical = np.asarray(mod.classify(a["W"][0, 0], norm_threshold=config.norm_threshold))
     closed = mod.losses(r, p)
-    return {"r": r, "p": p, "empirical": empirical, "analytic": np.asarray(mod.phase(r, p)),
-            "near": np.asarray(mod.near_boundary(r, p, config.margin)),
-            "closed_loss": np.min(np.stack([np.asarray(x) for x in closed.values()]), axis=0)}
+    return {
+        "r": r,
+        "p": p,
+        "empirical": empirical,
+        "analytic": np.asarray(mod.phase(r, p)),
+        "near": np.asarray(mod.near_boundary(r, p, config.margin)),
+        "closed_loss": np.min(np.stack([np.asarray(x) for x in closed.values()]), axis=0),
+    }

@@ -22,8 +22,13 @@ from verify.figures import save_figure
 
 __all__ = ["PHASE_COLORS", "plot_phase_map", "plot_free_optimum"]
 
-PHASE_COLORS = {"not_learned": "#d9d9d9", "dedicated": "#6baed6", "superposition": "#fd8d3c",
-                "antipodal_pair": "#9e66c2", "other": "#252525"}
+PHASE_COLORS = {
+    "not_learned": "#d9d9d9",
+    "dedicated": "#6baed6",
+    "superposition": "#fd8d3c",
+    "antipodal_pair": "#9e66c2",
+    "other": "#252525",
+}
 
 
 def _edges(values: np.ndarray) -> np.ndarray:
@@ -85,22 +90,25 @@ def plot_phase_map(outcome: Any, config: Any, out_dir: Path, stem: str) -> list[
     _paint(axes[1], re, pe, t["empirical"], order)
     _boundaries(axes[1], mod, re, pe)
     for i, j in zip(*np.nonzero(t["near"])):
-        axes[1].add_patch(Rectangle((re[i], pe[j]), re[i + 1] - re[i], pe[j + 1] - pe[j], fill=False,
-                                    hatch="///", lw=0, color="0.35"))
+        axes[1].add_patch(
+            Rectangle((re[i], pe[j]), re[i + 1] - re[i], pe[j + 1] - pe[j], fill=False, hatch="///", lw=0, color="0.35")
+        )
     bad = (t["empirical"] != t["analytic"]) & ~t["near"]
     for i, j in zip(*np.nonzero(bad)):
         axes[1].plot(r[i], p[j], "x", color="red", ms=9, mew=2)
     judged = int((~t["near"]).sum())
     agree = int(((t["empirical"] == t["analytic"]) & ~t["near"]).sum())
-    axes[1].set_title(f"empirical ({config.model}, best of {config.restarts}): {agree}/{judged} judged "
-                      f"cells agree", fontsize=9)
+    axes[1].set_title(
+        f"empirical ({config.model}, best of {config.restarts}): {agree}/{judged} judged cells agree", fontsize=9
+    )
 
     # 3) the slice r = 1 through the triple point, with the kept models of the nearest grid row
     ps = np.linspace(0.005, 1.0, 400)
     row = int(np.argmin(np.abs(np.log10(r))))
     for k, (name, loss) in enumerate(mod.losses(1.0, ps).items()):  # at r = 1 some coincide: dash
-        axes[2].plot(ps, loss, color=PHASE_COLORS[name], lw=3.5 - k, ls="-" if k % 2 == 0 else "--",
-                     label=f"{name} (r = 1)")
+        axes[2].plot(
+            ps, loss, color=PHASE_COLORS[name], lw=3.5 - k, ls="-" if k % 2 == 0 else "--", label=f"{name} (r = 1)"
+        )
     axes[2].axvline(4 / 7, color="k", ls=":", lw=1)
     axes[2].plot(p, outcome.arrays["loss"][0, 0, row], "ko", ms=4, label=f"trained, r = {r[row]:.3g}")
     axes[2].set_xlabel("density p")
@@ -109,8 +117,9 @@ def plot_phase_map(outcome: Any, config: Any, out_dir: Path, stem: str) -> list[
     axes[2].legend(fontsize=7)
 
     handles = [Patch(color=PHASE_COLORS[n], label=n) for n in order]
-    handles.append(Patch(facecolor="white", edgecolor="0.35", hatch="///", label=f"< {config.margin:g} dec. "
-                                                                                  "from a boundary"))
+    handles.append(
+        Patch(facecolor="white", edgecolor="0.35", hatch="///", label=f"< {config.margin:g} dec. from a boundary")
+    )
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     return save_figure(fig, out_dir, stem, dpi=100, rect=(0, 0.07, 1, 1))
 

@@ -52,8 +52,9 @@ def run_polytope(config: PolytopeConfig, ctx: RunContext) -> Outcome:
         Q, R = np.linalg.qr(g.standard_normal((config.n - 1, config.n - 1)))
         Q *= np.sign(np.diag(R))  # a uniformly random rotation (Haar)
         W = g.uniform(0.5, 2.0) * Q @ W
-    return Outcome(points=[{}], arrays={"W": W[None, None]},
-                   info={"seconds": time.perf_counter() - start, "device": "cpu"})
+    return Outcome(
+        points=[{}], arrays={"W": W[None, None]}, info={"seconds": time.perf_counter() - start, "device": "cpu"}
+    )
 
 
 def _dimensionality(o: Outcome, _: Any) -> np.ndarray:

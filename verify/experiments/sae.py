@@ -77,14 +77,27 @@ def _evaluate(model: Any, data: GroundTruth, c: SAEConfig, generator: torch.Gene
         stats.add(x, model.decode(f), f)
         stats.add_absorption(coef, f, parent, child, parent_latent)
         done += b
-    out = {"l0": stats.l0(), "l0_min": stats.l0_min(), "l0_max": stats.l0_max(), "mse": stats.mse(),
-           "fvu": stats.fvu(), "gamma": stats.gamma(), "dead_fraction": stats.dead_fraction(),
-           "absorption_both": stats.both, "absorption_silent": stats.silent}
+    out = {
+        "l0": stats.l0(),
+        "l0_min": stats.l0_min(),
+        "l0_max": stats.l0_max(),
+        "mse": stats.mse(),
+        "fvu": stats.fvu(),
+        "gamma": stats.gamma(),
+        "dead_fraction": stats.dead_fraction(),
+        "absorption_both": stats.both,
+        "absorption_silent": stats.silent,
+    }
     return {k: t.cpu().numpy() for k, t in out.items()}
 
 
-def _train_side(c: SAEConfig, points: list[dict[str, float]], directions: torch.Tensor,
-                device: torch.device, progress: Callable[[int], None] | None) -> dict[str, np.ndarray]:
+def _train_side(
+    c: SAEConfig,
+    points: list[dict[str, float]],
+    directions: torch.Tensor,
+    device: torch.device,
+    progress: Callable[[int], None] | None,
+) -> dict[str, np.ndarray]:
     """Train (or fit) one variant at every point × seed; arrays with leading axes (P, S)."""
     P, S = len(points), c.seeds
     data = _ground_truth(c, points, directions)
@@ -92,21 +105,32 @@ def _train_side(c: SAEConfig, points: list[dict[str, float]], directions: torch.
     if isinstance(c.variant, PCAVariant):
         model: Any = PCADictionary(data.sample(c.eval_samples, data_gen), min(c.d_sae, c.n_dims))
     else:
-        model = SAES[c.variant.name](P * S, c.n_dims, c.d_sae,
-                                     generator=torch.Generator(device=device).manual_seed(c.seed), device=device,
-                                     dead_window=c.dead_window, encoder_bias_init=c.encoder_bias_init,
-                                     **c.variant.model_options(_per_instance(c, points), c.steps))
+        model = SAES[c.variant.name](
+            P * S,
+            c.n_dims,
+            c.d_sae,
+            generator=torch.Generator(device=device).manual_seed(c.seed),
+            device=device,
+            dead_window=c.dead_window,
+            encoder_bias_init=c.encoder_bias_init,
+            **c.variant.model_options(_per_instance(c, points), c.steps),
+        )
         if c.steps:
-            train(model, data, torch.ones(P * S, c.n_dims, device=device), c.train_config(), generator=data_gen,
-                  progress=progress)
+            train(
+                model,
+                data,
+                torch.ones(P * S, c.n_dims, device=device),
+                c.train_config(),
+                generator=data_gen,
+                progress=progress,
+            )
     stats = _evaluate(model, data, c, torch.Generator(device=device).manual_seed(c.seed + 2))
     arrays = {k: a.reshape(P, S, *a.shape[1:]) for k, a in stats.items()}
     for name in ("W_dec", "W_enc", "b_enc", "b_dec"):
         t = getattr(model, name).detach().cpu().double().numpy()
         arrays[name] = t.reshape(P, S, *t.shape[1:])
     hist = model.dead_history
-    arrays["dead_history"] = (np.array([h[1] for h in hist]).T.reshape(P, S, len(hist)) if hist
-                              else np.zeros((P, S, 0)))
+    arrays["dead_history"] = np.array([h[1] for h in hist]).T.reshape(P, S, len(hist)) if hist else np.zeros((P, S, 0))
     arrays["dead_history_steps"] = np.array([h[0] for h in hist], dtype=np.int64)
     return arrays
 
@@ -123,27 +147,24 @@ def run_sae(config: SAEConfig, ctx: RunContext) -> Outcome:
         torch.set_num_threads(threads)
 
 
-def _advance(report: Callable[[int, int], None], total: int) -> Callable[[int], None]:
-    """The trainer's progress callback (steps advanced) → the runner's (advance, total)."""
-    return lambda n: report(n, total)
-
-
 def _run_sae(config: SAEConfig, ctx: RunContext) -> Outcome:
     start = time.perf_counter()
     device = resolve_device(ctx.device)
     points = grid_points(config, AXES) or [{}]
-    directions = feature_directions(config.seeds, config.n_dims, config.n_features, kind=config.directions,
-                                    generator=torch.Generator(device=device).manual_seed(config.seed + 3),
-                                    device=device)  # (S, H, F)
+    directions = feature_directions(
+        config.seeds,
+        config.n_dims,
+        config.n_features,
+        kind=config.directions,
+        generator=torch.Generator(device=device).manual_seed(config.seed + 3),
+        device=device,
+    )  # (S, H, F)
     sides = [(config, points)]
     if config.baseline is not None:
         base = config.baseline_config()
         sides.append((base, grid_points(base, AXES) or [{}]))
     total = sum(c.steps for c, _ in sides if not isinstance(c.variant, PCAVariant))
-    progress: Callable[[int], None] | None = None
-    if ctx.progress is not None and total:
-        ctx.progress(0, total)
-        progress = _advance(ctx.progress, total)
+    progress = ctx.progress_for(total)
     arrays = _train_side(config, points, directions, device, progress)
     info: dict[str, Any] = {"device": str(device), "instances": len(points) * config.seeds}
     if config.baseline is not None:
@@ -161,16 +182,20 @@ def _array(name: str) -> Callable[[Outcome, Any], np.ndarray]:
     return lambda o, _: o.arrays[name]
 
 
-def _on_weights(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], name: str = "W_dec",
-                ) -> Callable[[Outcome, Any], np.ndarray]:
+def _on_weights(
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    name: str = "W_dec",
+) -> Callable[[Outcome, Any], np.ndarray]:
     """Lift fn(directions (I, H, F), W (I, H, D)) → (I, …) to the Outcome's (P, S, …) layout."""
 
     def metric(o: Outcome, _: Any) -> np.ndarray:
         W = o.arrays[name]
         P, S = W.shape[:2]
         dirs = np.broadcast_to(o.arrays["directions"][None], (P, *o.arrays["directions"].shape))
-        out = fn(torch.from_numpy(dirs.reshape(P * S, *dirs.shape[2:]).copy()),
-                 torch.from_numpy(W.reshape(P * S, *W.shape[2:]))).numpy()
+        out = fn(
+            torch.from_numpy(dirs.reshape(P * S, *dirs.shape[2:]).copy()),
+            torch.from_numpy(W.reshape(P * S, *W.shape[2:])),
+        ).numpy()
         return out.reshape(P, S, *out.shape[1:])
 
     return metric
@@ -186,8 +211,10 @@ def _baseline(o: Outcome, name: str) -> np.ndarray:
 def _same_grid(o: Outcome, name: str) -> np.ndarray:
     b = _baseline(o, name)
     if b.shape[0] != len(o.points):
-        raise ValueError("this metric compares at equal grid points: the baseline needs the same grid "
-                         "(leave baseline_penalty / baseline_k empty)")
+        raise ValueError(
+            "this metric compares at equal grid points: the baseline needs the same grid "
+            "(leave baseline_penalty / baseline_k empty)"
+        )
     return b
 
 
@@ -268,23 +295,32 @@ sae_metrics: dict[str, Metric] = {
     "gamma": Metric(_array("gamma"), "relative reconstruction bias γ = E‖x̂‖²/E[x·x̂] (γ < 1: shrinkage)"),
     "shrinkage": Metric(lambda o, _: np.abs(1.0 - o.arrays["gamma"]), "|1 − γ|"),
     "dead_fraction": Metric(_array("dead_fraction"), "fraction of latents that never fire on the eval set"),
-    "dead_fraction_peak": Metric(_dead_peak, "largest fraction of latents dead (no firing for dead_window "
-                                             "steps) seen during training"),
+    "dead_fraction_peak": Metric(
+        _dead_peak, "largest fraction of latents dead (no firing for dead_window steps) seen during training"
+    ),
     "mmcs": Metric(_on_weights(mmcs), "mean over true features of the max cosine with any decoder atom"),
-    "recovered_fraction": Metric(_on_weights(recovered_fraction), "fraction of true features with an atom "
-                                                                     "at cosine ≥ 0.9"),
-    "matched_mmcs": Metric(_on_weights(matched_mmcs), "mean cosine of each true feature with its "
-                                                         "Hungarian-matched atom (one-to-one)"),
+    "recovered_fraction": Metric(
+        _on_weights(recovered_fraction), "fraction of true features with an atom at cosine ≥ 0.9"
+    ),
+    "matched_mmcs": Metric(
+        _on_weights(matched_mmcs), "mean cosine of each true feature with its Hungarian-matched atom (one-to-one)"
+    ),
     "absorption_rate": Metric(_absorption_rate, "P(parent's latent silent | parent and child active)"),
-    "child_decoder_parent_cos": Metric(_pair_cosine("child_decoder_parent"),
-                                       "cos(child latent's decoder atom, parent direction)"),
-    "parent_encoder_child_cos": Metric(_pair_cosine("parent_encoder_child"),
-                                       "cos(parent latent's encoder row, child direction)"),
+    "child_decoder_parent_cos": Metric(
+        _pair_cosine("child_decoder_parent"), "cos(child latent's decoder atom, parent direction)"
+    ),
+    "parent_encoder_child_cos": Metric(
+        _pair_cosine("parent_encoder_child"), "cos(parent latent's encoder row, child direction)"
+    ),
     "baseline_gamma": Metric(lambda o, _: _same_grid(o, "gamma"), "the baseline's γ at the same grid point"),
-    "shrinkage_ratio": Metric(lambda o, _: np.abs(1.0 - o.arrays["gamma"]) / np.abs(1.0 - _same_grid(o, "gamma")),
-                              "|1 − γ| / |1 − γ_baseline| at the same grid point and seed"),
-    "frontier_gain": Metric(_frontier_gain(False), "baseline frontier FVU at this L0 minus this FVU "
-                                                   "(> 0: this variant reconstructs better at equal L0)"),
+    "shrinkage_ratio": Metric(
+        lambda o, _: np.abs(1.0 - o.arrays["gamma"]) / np.abs(1.0 - _same_grid(o, "gamma")),
+        "|1 − γ| / |1 − γ_baseline| at the same grid point and seed",
+    ),
+    "frontier_gain": Metric(
+        _frontier_gain(False),
+        "baseline frontier FVU at this L0 minus this FVU (> 0: this variant reconstructs better at equal L0)",
+    ),
     "relative_frontier_gain": Metric(_frontier_gain(True), "frontier_gain / baseline frontier FVU at this L0"),
 }
 

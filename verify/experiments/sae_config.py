@@ -30,8 +30,17 @@ from verify.errors import did_you_mean
 from verify.kind import Optimiser
 from verify.spec import converter
 
-__all__ = ["AXES", "SAEConfig", "SAEVariant", "VARIANTS", "L1Variant", "GatedVariant", "JumpReLUVariant",
-           "TopKVariant", "PCAVariant"]
+__all__ = [
+    "AXES",
+    "SAEConfig",
+    "SAEVariant",
+    "VARIANTS",
+    "L1Variant",
+    "GatedVariant",
+    "JumpReLUVariant",
+    "TopKVariant",
+    "PCAVariant",
+]
 
 AXES = ("penalty", "k", "bandwidth", "density")
 
@@ -67,8 +76,12 @@ class L1Variant:
     def model_options(self, hyper: dict[str, list[float]], steps: int) -> dict[str, Any]:
         """Keyword arguments of L1SAE, given each axis's value per instance."""
         every = self.resample_every
-        return dict(penalty=hyper["penalty"], resample_at=list(range(every, steps, every)) if every else [],
-                    resample_from=self.resample_from, resample_scale=self.resample_scale)
+        return dict(
+            penalty=hyper["penalty"],
+            resample_at=list(range(every, steps, every)) if every else [],
+            resample_from=self.resample_from,
+            resample_scale=self.resample_scale,
+        )
 
 
 @attrs.frozen
@@ -144,8 +157,14 @@ def _structure_variant(value: Any, _: Any) -> SAEVariant:
     knobs = dict(value)
     name = knobs.pop("name", None)
     if name not in VARIANTS:
-        raise ValueError("name: " + (did_you_mean(str(name), tuple(VARIANTS), "variant") if name is not None
-                                     else f"required: the variant, one of {', '.join(VARIANTS)}"))
+        raise ValueError(
+            "name: "
+            + (
+                did_you_mean(str(name), tuple(VARIANTS), "variant")
+                if name is not None
+                else f"required: the variant, one of {', '.join(VARIANTS)}"
+            )
+        )
     return converter.structure(knobs, VARIANTS[name])
 
 
@@ -176,8 +195,9 @@ class SAEConfig(Optimiser):
     hi: float = attrs.field(default=1.0, validator=v.gt(0))
     # the swept hyperparameters (grid axes), each read by the variants that have it
     penalty: float | list[float] = attrs.field(default=0.1, validator=_each(lambda x: x >= 0, ">= 0"))
-    k: float | list[float] = attrs.field(default=4.0,
-                                         validator=_each(lambda x: x >= 1 and x == int(x), "an integer >= 1"))
+    k: float | list[float] = attrs.field(
+        default=4.0, validator=_each(lambda x: x >= 1 and x == int(x), "an integer >= 1")
+    )
     bandwidth: float | list[float] = attrs.field(default=0.05, validator=_each(lambda x: x > 0, "> 0"))
     # every trained SAE (superposition_lab/models/sae.py)
     dead_window: int = attrs.field(default=500, validator=v.ge(1))  # steps without firing = dead
@@ -199,8 +219,9 @@ class SAEConfig(Optimiser):
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         if self.directions == "orthogonal" and self.n_features > self.n_dims:
-            raise ValueError(f"directions: orthogonal needs n_features <= n_dims "
-                             f"(got {self.n_features} > {self.n_dims})")
+            raise ValueError(
+                f"directions: orthogonal needs n_features <= n_dims (got {self.n_features} > {self.n_dims})"
+            )
         ks = self.k if isinstance(self.k, list) else [self.k]
         if max(ks + list(self.baseline_k)) > self.d_sae:
             raise ValueError(f"k: K must be <= d_sae = {self.d_sae} (got {max(ks + list(self.baseline_k)):g})")
@@ -226,5 +247,12 @@ class SAEConfig(Optimiser):
         """The baseline's side: this experiment with the baseline variant and its λ / K grid."""
         if self.baseline is None:
             raise ValueError("baseline: none named")
-        return attrs.evolve(self, variant=self.baseline, baseline=None, baseline_penalty=[], baseline_k=[],
-                            penalty=self.baseline_penalty or self.penalty, k=self.baseline_k or self.k)
+        return attrs.evolve(
+            self,
+            variant=self.baseline,
+            baseline=None,
+            baseline_penalty=[],
+            baseline_k=[],
+            penalty=self.baseline_penalty or self.penalty,
+            k=self.baseline_k or self.k,
+        )

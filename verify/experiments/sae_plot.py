@@ -29,8 +29,15 @@ def plot_sae(outcome: Outcome, config: SAEConfig, out_dir: Path, stem: str) -> l
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     sides = [(config.variant.name, outcome.points, a["l0"], a["fvu"], a["gamma"])]
     if "baseline_l0" in a and config.baseline is not None:
-        sides.append((config.baseline.name, outcome.info.get("baseline_points", []), a["baseline_l0"],
-                      a["baseline_fvu"], a["baseline_gamma"]))
+        sides.append(
+            (
+                config.baseline.name,
+                outcome.info.get("baseline_points", []),
+                a["baseline_l0"],
+                a["baseline_fvu"],
+                a["baseline_gamma"],
+            )
+        )
     knob = next((ax for ax in AXES if outcome.points and ax in outcome.points[0]), None)
     for name, points, l0, fvu, gamma in sides:
         order = np.argsort(l0.mean(axis=1))
@@ -40,15 +47,30 @@ def plot_sae(outcome: Outcome, config: SAEConfig, out_dir: Path, stem: str) -> l
             xs = np.array([p[knob] for p in points])
             axes[1].plot(xs, gamma.mean(axis=1), "o-", label=name)
     names = [name for name, *_ in sides]
-    closed_form = (knob == "penalty" and config.directions == "orthogonal" and "l1" in names
-                   and config.magnitude == "uniform" and config.hi > config.lo)
+    closed_form = (
+        knob == "penalty"
+        and config.directions == "orthogonal"
+        and "l1" in names
+        and config.magnitude == "uniform"
+        and config.hi > config.lo
+    )
     if closed_form:  # the L1 closed forms hold for orthogonal features only
         lam = np.linspace(0, max(p["penalty"] for _, pts, *_ in sides for p in pts), 100)
-        axes[1].plot(lam, analytic_sae.l1_gamma_uniform(lam, config.lo, config.hi), "k--", lw=1,
-                     label="L1 closed form, b_dec = 0 (orthogonal)")
+        axes[1].plot(
+            lam,
+            analytic_sae.l1_gamma_uniform(lam, config.lo, config.hi),
+            "k--",
+            lw=1,
+            label="L1 closed form, b_dec = 0 (orthogonal)",
+        )
         if not config.firing and not isinstance(config.density, list):
-            axes[1].plot(lam, analytic_sae.l1_gamma_learned_bias(lam, config.density, config.lo, config.hi),
-                         "k:", lw=1, label="L1 closed form, learned b_dec (orthogonal)")
+            axes[1].plot(
+                lam,
+                analytic_sae.l1_gamma_learned_bias(lam, config.density, config.lo, config.hi),
+                "k:",
+                lw=1,
+                label="L1 closed form, learned b_dec (orthogonal)",
+            )
     axes[0].set(xlabel="L0", ylabel="FVU", title="Pareto frontier (mean over seeds)", yscale="log")
     axes[1].axhline(1.0, color="grey", lw=0.5)
     axes[1].set(xlabel=knob or "", ylabel="γ = E‖x̂‖²/E[x·x̂]", title="shrinkage")
@@ -62,11 +84,15 @@ def plot_sae(outcome: Outcome, config: SAEConfig, out_dir: Path, stem: str) -> l
     match = match_features(dirs[None], W_seed0[best][None])[0].numpy()
     cols = [j for j in match if j >= 0] + [j for j in range(C.shape[1]) if j not in set(match)]
     im = axes[2].imshow(C[:, cols], cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
-    axes[2].set(xlabel="decoder atom (matched first)", ylabel="true feature",
-                title=f"cosines, {', '.join(f'{k}={x:g}' for k, x in outcome.points[best].items()) or 'seed 0'}")
+    axes[2].set(
+        xlabel="decoder atom (matched first)",
+        ylabel="true feature",
+        title=f"cosines, {', '.join(f'{k}={x:g}' for k, x in outcome.points[best].items()) or 'seed 0'}",
+    )
     axes[2].yaxis.set_major_locator(MaxNLocator(integer=True))
     axes[2].xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(im, ax=axes[2], fraction=0.046)
-    fig.suptitle(f"{stem}: {config.variant.name}, n={config.n_features}, m={config.n_dims}, d_sae={config.d_sae}",
-                 fontsize=9)
+    fig.suptitle(
+        f"{stem}: {config.variant.name}, n={config.n_features}, m={config.n_dims}, d_sae={config.d_sae}", fontsize=9
+    )
     return save_figure(fig, out_dir, stem)

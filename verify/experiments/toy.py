@@ -14,22 +14,28 @@ draws random directions. The geometry metrics live in `geometry_metrics.py`, the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import attrs
 import numpy as np
 import torch
 from attrs import validators as v
 
-from superposition_lab import metrics as M
-from superposition_lab.data import (AnticorrelatedSets, CorrelatedSets, Sampler, SparseUniform, feature_sets,
-                                    importance_profile)
+from superposition_lab import metrics
+from superposition_lab.data import (
+    AnticorrelatedSets,
+    CorrelatedSets,
+    Sampler,
+    SparseUniform,
+    feature_sets,
+    importance_profile,
+)
 from superposition_lab.models import MODELS
 from superposition_lab.train import best_of_restarts, evaluate, resolve_device, train
 from verify.experiments import geometry_metrics as G
 from verify.experiments.geometry_plot import geometry_plots
-from verify.spec import converter
 from verify.figures import save_figure
 from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, RunContext, grid_points
 from verify.registry import EXPERIMENTS
@@ -47,11 +53,6 @@ def _density(_: Any, attribute: attrs.Attribute, value: float | list[float] | No
     for x in [] if value is None else value if isinstance(value, list) else [value]:
         if not 0.0 < x <= 1.0:
             raise ValueError(f"'{attribute.name}' must lie in (0, 1] (got {x!r})")
-
-
-# An optional grid axis. TOML has no null, so a spec either gives the field or leaves it out.
-converter.register_structure_hook(
-    float | list[float] | None, lambda x, _: None if x is None else converter.structure(x, float | list[float]))
 
 
 @attrs.frozen
@@ -127,7 +128,9 @@ def _instance_table(config: ToyConfig, points: list[dict[str, float]]) -> tuple[
     reps = config.seeds * config.restarts
     rows = []
     for p in points:
-        row = np.full(config.n_features, 1.0 - p.get("sparsity", config.sparsity))
+        sparsity = p.get("sparsity", config.sparsity)  # a list only where it is an axis, then p has it
+        assert isinstance(sparsity, float)
+        row = np.full(config.n_features, 1.0 - sparsity)
         perturbed = p.get("perturbed_density", config.perturbed_density)
         if perturbed is not None:
             row[-1] = perturbed
@@ -160,16 +163,12 @@ def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
     P, S, R = len(points), config.seeds, config.restarts
     device = resolve_device(ctx.device)
     density, importance = _instance_table(config, points)
-    to = dict(device=device, dtype=torch.float32)
-    sampler = _sampler(config, torch.tensor(density, **to))
-    imp = torch.tensor(importance, **to)
+    sampler = _sampler(config, torch.tensor(density, device=device, dtype=torch.float32))
+    imp = torch.tensor(importance, device=device, dtype=torch.float32)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     model = MODELS[config.model](P * S * R, config.n_features, config.n_hidden, generator=gen, device=device)
     cfg = config.train_config()
-    progress: Callable[[int], None] | None = None
-    if ctx.progress is not None:
-        ctx.progress(0, config.steps)
-        progress = lambda n: ctx.progress(n, config.steps)  # noqa: E731
+    progress = ctx.progress_for(config.steps)
     start = time.perf_counter()
     train(model, sampler, imp, cfg, generator=gen, progress=progress)
     eval_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
@@ -187,7 +186,7 @@ def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
             "b": b.reshape(P, S, F),
             "loss": losses[keep].cpu().double().numpy().reshape(P, S),
             "restart_loss": losses.cpu().double().numpy().reshape(P, S, R),
-            "restart_norms": M.feature_norms(model.W.detach()).cpu().double().numpy().reshape(P, S, R, F),
+            "restart_norms": metrics.feature_norms(model.W.detach()).cpu().double().numpy().reshape(P, S, R, F),
         },
         info={"seconds": time.perf_counter() - start, "device": str(device), "instances": P * S * R},
     )
@@ -206,15 +205,17 @@ def _on_W(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[Outcome, Any]
 
 
 toy_metrics: dict[str, Metric] = {
-    "loss": Metric(lambda o, _: o.arrays["loss"], "Monte Carlo estimate of Σ_i I_i E[(x_i − x'_i)²] (eval_samples draws)"),
-    "feature_norms": Metric(_on_W(M.feature_norms), "‖W_i‖ per feature"),
-    "represented_features": Metric(_on_W(M.represented), "mask of features with ‖W_i‖ > 0.5"),
-    "n_represented": Metric(_on_W(M.n_represented), "number of features with ‖W_i‖ > 0.5"),
-    "frobenius_sq": Metric(_on_W(M.frobenius_sq), "‖W‖_F²"),
-    "interference": Metric(_on_W(M.interference), "Σ_{j≠i}(Ŵ_i·W_j)² per feature"),
-    "max_interference": Metric(_on_W(M.max_interference), "largest interference among represented features"),
-    "dimensionality": Metric(_on_W(M.dimensionality), "D_i = ‖W_i‖²/Σ_j(Ŵ_i·W_j)² per feature"),
-    "dstar": Metric(_on_W(M.dstar), "D* = m/‖W‖_F²"),
+    "loss": Metric(
+        lambda o, _: o.arrays["loss"], "Monte Carlo estimate of Σ_i I_i E[(x_i − x'_i)²] (eval_samples draws)"
+    ),
+    "feature_norms": Metric(_on_W(metrics.feature_norms), "‖W_i‖ per feature"),
+    "represented_features": Metric(_on_W(metrics.represented), "mask of features with ‖W_i‖ > 0.5"),
+    "n_represented": Metric(_on_W(metrics.n_represented), "number of features with ‖W_i‖ > 0.5"),
+    "frobenius_sq": Metric(_on_W(metrics.frobenius_sq), "‖W‖_F²"),
+    "interference": Metric(_on_W(metrics.interference), "Σ_{j≠i}(Ŵ_i·W_j)² per feature"),
+    "max_interference": Metric(_on_W(metrics.max_interference), "largest interference among represented features"),
+    "dimensionality": Metric(_on_W(metrics.dimensionality), "D_i = ‖W_i‖²/Σ_j(Ŵ_i·W_j)² per feature"),
+    "dstar": Metric(_on_W(metrics.dstar), "D* = m/‖W‖_F²"),
     **G.geometry_metrics,
 }
 
@@ -225,8 +226,9 @@ def plot_gram(outcome: Outcome, config: ToyConfig, out_dir: Path, stem: str) -> 
 
     W, b = outcome.arrays["W"][:, 0], outcome.arrays["b"][:, 0]  # (P, H, F), (P, F)
     P = W.shape[0]
-    fig, axes = plt.subplots(2, P, figsize=(2.4 * P, 3.4), squeeze=False,
-                             gridspec_kw={"height_ratios": [config.n_features, 1.5]})
+    fig, axes = plt.subplots(
+        2, P, figsize=(2.4 * P, 3.4), squeeze=False, gridspec_kw={"height_ratios": [config.n_features, 1.5]}
+    )
     for k in range(P):
         G = W[k].T @ W[k]
         lim = max(1e-9, np.abs(G).max())
@@ -267,8 +269,11 @@ TOY = ExperimentKind(
     # quick: a cosine schedule from a 20× higher rate reaches the notebook's solutions in 1500 steps
     # (every TMS toy spec passes seeds 0–2 with its control failing; 1000 steps at lr 0.02 or 700 at 0.03
     # left some dense ReLU runs unconverged); full: the notebook's settings
-    defaults={"steps": {"quick": 1500, "full": 10_000}, "lr": {"quick": 0.02, "full": 0.001},
-              "schedule": {"quick": "cosine", "full": "constant"}},
+    defaults={
+        "steps": {"quick": 1500, "full": 10_000},
+        "lr": {"quick": 0.02, "full": 0.001},
+        "schedule": {"quick": "cosine", "full": "constant"},
+    },
 )
 
 EXPERIMENTS.register(TOY.name, TOY)

@@ -56,8 +56,13 @@ def test_decoder_norms_stay_one_and_training_is_deterministic(name: str) -> None
     runs = []
     for _ in range(2):
         m = make(name)
-        train(m, data(), torch.ones(3, 5), TrainConfig(steps=30, batch_size=64, lr=0.05, weight_decay=0.0),
-              generator=torch.Generator().manual_seed(4))
+        train(
+            m,
+            data(),
+            torch.ones(3, 5),
+            TrainConfig(steps=30, batch_size=64, lr=0.05, weight_decay=0.0),
+            generator=torch.Generator().manual_seed(4),
+        )
         torch.testing.assert_close(m.W_dec.norm(dim=1), torch.ones(3, 7), atol=1e-6, rtol=0)
         runs.append([p.detach().clone() for p in m.parameters()])
     for p, q in zip(*runs):

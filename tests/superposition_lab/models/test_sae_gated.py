@@ -52,7 +52,9 @@ def test_aux_term_sends_no_gradient_to_the_decoder_weights() -> None:
     # compare with the same expression where the reconstruction's bias is a constant copy
     centred = x - m.b_dec[:, None]
     gate = torch.relu(torch.bmm(centred, m.W_enc) + m.b_enc[:, None])
-    ref = ((x - torch.bmm(gate, m.W_dec.detach().transpose(1, 2)) - m.b_dec.detach()[:, None]) ** 2).sum(-1).mean(1).sum()
+    ref = (
+        ((x - torch.bmm(gate, m.W_dec.detach().transpose(1, 2)) - m.b_dec.detach()[:, None]) ** 2).sum(-1).mean(1).sum()
+    )
     (g_ref,) = torch.autograd.grad(ref, [m.b_dec])
     torch.testing.assert_close(g_bdec, g_ref)
 

@@ -43,8 +43,9 @@ def test_step_pseudo_gradient_estimates_minus_the_density_at_theta() -> None:
 
 
 def hand_model(penalty: float = 0.1) -> JumpReLUSAE:
-    m = JumpReLUSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), penalty=penalty, bandwidth=0.1,
-                    threshold_init=0.25)
+    m = JumpReLUSAE(
+        1, 2, 2, generator=torch.Generator().manual_seed(0), penalty=penalty, bandwidth=0.1, threshold_init=0.25
+    )
     with torch.no_grad():
         m.W_dec.copy_(torch.eye(2)[None])
         m.W_enc.copy_(torch.eye(2)[None])
@@ -64,7 +65,9 @@ def test_hand_computed_sae_loss() -> None:
 
 def test_l0_term_trains_thresholds_only() -> None:
     m = hand_model(penalty=1.0)
-    x = torch.tensor([[[0.27, 0.0], [0.6, 0.24]]])  # z within ε/2 = 0.05 of θ = 0.25: first row latent 0, second latent 1
+    x = torch.tensor(
+        [[[0.27, 0.0], [0.6, 0.24]]]
+    )  # z within ε/2 = 0.05 of θ = 0.25: first row latent 0, second latent 1
     l0 = m.loss_terms(x)["l0"].sum()
     g_log_theta, g_enc = torch.autograd.grad(l0, [m.log_threshold, m.W_enc], allow_unused=True)
     assert g_enc is None or torch.count_nonzero(g_enc) == 0
