@@ -1,11 +1,23 @@
-"""Shared fixtures: tiny specs written to a temporary folder, and the repo's specs folder."""
+"""Shared fixtures: tiny specs written to a temporary folder, and the repo's specs folder.
+
+Hypothesis' "ci" profile (loaded when $CI is set, as in .ci/run and GitHub Actions): derandomised
+draws, no deadline (shared CPUs are slow), the failing example's blob printed.
+"""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS = REPO / "specs"
@@ -13,7 +25,7 @@ SPECS = REPO / "specs"
 # A toy claim small enough to train in about a second (300 steps of batch 256 at lr 0.05, cosine;
 # 200 steps leave the dense linear model short of the top-m features): with n=5, m=2 the linear model keeps the
 # top 2 features; the ReLU control at S = 0.9 superposes more than 2.
-TINY_SPEC = textwrap.dedent('''
+TINY_SPEC = textwrap.dedent("""
     id = "test.tiny-linear"
     title = "tiny linear top-m"
     claim = "The linear model keeps the top-m features."
@@ -46,7 +58,7 @@ TINY_SPEC = textwrap.dedent('''
     [control]
     model = "relu_output"
     sparsity = [0.9]
-''')
+""")
 
 
 @pytest.fixture

@@ -52,8 +52,9 @@ def _modules() -> list[str]:
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_every_module_imports_alone() -> None:
-    proc = subprocess.run([sys.executable, "-c", _CHILD, *_modules()], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, *_modules()], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     failed = proc.stdout.strip().rsplit("FAILED:", 1)[-1]
     assert failed == "", f"modules that do not import alone: {failed}\n{proc.stderr[-4000:]}"
@@ -73,6 +74,10 @@ def _function_level_imports(path: Path) -> list[str]:
 
 
 def test_no_function_level_imports_of_our_modules() -> None:
-    found = [hit for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))
-             for hit in _function_level_imports(path)]
+    found = [
+        hit
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for hit in _function_level_imports(path)
+    ]
     assert found == []

@@ -2,6 +2,12 @@
 
 The whole suite runs once per test session (through the same runner as the CLI) and each claim
 is one test, so a failure names the claim and shows its checks. Deselect with -m "not suite".
+
+It runs through the repository's out/ cache, so after `superposition-lab verify --profile quick`
+(on the CPU, the default here and on a machine without a GPU) it trains nothing: cache keys hash
+the experiment table, profile, device and code, so changed code or specs retrain, and damaged
+entries are recomputed. results.json is not touched. SUPERPOSITION_LAB_SUITE_OUT picks another
+folder (e.g. an empty one, to train from scratch).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ import os
 
 import pytest
 
-from tests.conftest import SPECS
+from tests.conftest import REPO, SPECS
 from verify import load_specs, run
 
 pytestmark = pytest.mark.suite
@@ -19,10 +25,11 @@ SPEC_IDS = [p.stem for p in sorted(SPECS.glob("*.toml"))]
 
 
 @pytest.fixture(scope="session")
-def quick_results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("suite")
-    results = run(load_specs([SPECS]), profile="quick", device=os.environ.get("SUPERPOSITION_LAB_DEVICE", "cpu"),
-                  out=out)
+def quick_results():
+    out = os.environ.get("SUPERPOSITION_LAB_SUITE_OUT", str(REPO / "out"))
+    results = run(
+        load_specs([SPECS]), profile="quick", device=os.environ.get("SUPERPOSITION_LAB_DEVICE", "cpu"), out=out
+    )
     return {r.spec.id: r for r in results}
 
 

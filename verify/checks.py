@@ -28,10 +28,13 @@ from verify.kind import Metric, Outcome, at_point
 from verify.registry import RULES, Registry
 from verify.spec import Check
 
-__all__ = ["CheckResult", "Rule", "judge_check", "binomial_lower_bound", "summarise"]
+__all__ = ["CheckResult", "Rule", "judge_check", "binomial_lower_bound", "summarise", "nan_error"]
 
 _REDUCERS: dict[str, Callable[..., np.ndarray]] = {
-    "median": np.median, "mean": np.mean, "min": np.min, "max": np.max,
+    "median": np.median,
+    "mean": np.mean,
+    "min": np.min,
+    "max": np.max,
 }
 
 
@@ -46,6 +49,7 @@ class CheckResult:
     detail: str
     measured_summary: str = ""
     expected_summary: str = ""
+    error: str | None = None  # the check could not be judged (NaN in a judged value): neither pass nor fail
 
 
 def binomial_lower_bound(successes: int, trials: int, confidence: float) -> float:
@@ -70,12 +74,15 @@ class Rule:
     doc: str
 
 
-def _rule(name: str, doc: str, *, needs_expect: bool = True, case_wise: bool = True
-          ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _rule(
+    name: str, doc: str, *, needs_expect: bool = True, case_wise: bool = True
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a case-wise rule function under `name` in RULES."""
+
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         RULES.register(name, Rule(fn, needs_expect, case_wise, doc))
         return fn
+
     return register
 
 
@@ -132,8 +139,9 @@ def _select(outcome: Outcome, check: Check) -> list[int]:
     return idx
 
 
-def expected_values(check: Check, outcome: Outcome, config: Any, idx: list[int],
-                    analytic: Registry[Callable[[Any], Any]]) -> np.ndarray | None:
+def expected_values(
+    check: Check, outcome: Outcome, config: Any, idx: list[int], analytic: Registry[Callable[[Any], Any]]
+) -> np.ndarray | None:
     """Expected values with shape (P', 1, …) broadcastable against the measurement; `analytic` holds
     the closed forms a string `expect` may name."""
     e = check.expect
@@ -163,15 +171,21 @@ def _monotone(m: np.ndarray, outcome: Outcome, idx: list[int], check: Check) -> 
     if ok.all():
         return True, f"{check.direction} along {check.axis}: {series}"
     k = int(np.argmin(ok))
-    return False, (f"not {check.direction} between {check.axis}={xs[order][k]:g} and "
-                   f"{xs[order][k + 1]:g} ({_fmt(ys[k])} → {_fmt(ys[k + 1])}); {series}")
+    return False, (
+        f"not {check.direction} between {check.axis}={xs[order][k]:g} and "
+        f"{xs[order][k + 1]:g} ({_fmt(ys[k])} → {_fmt(ys[k + 1])}); {series}"
+    )
 
 
-def _first_failure(ok: np.ndarray, m: np.ndarray, e: np.ndarray, outcome: Outcome, idx: list[int],
-                   sweep_wide: bool = False) -> str:
+def _first_failure(
+    ok: np.ndarray, m: np.ndarray, e: np.ndarray, outcome: Outcome, idx: list[int], sweep_wide: bool = False
+) -> str:
     p, s = np.argwhere(~ok)[0]
-    where = ("the sweep" if sweep_wide
-             else ", ".join(f"{k}={x:g}" for k, x in outcome.points[idx[p]].items()) or "the only point")
+    where = (
+        "the sweep"
+        if sweep_wide
+        else ", ".join(f"{k}={x:g}" for k, x in outcome.points[idx[p]].items()) or "the only point"
+    )
     mv = m[p, s]
     ev = np.broadcast_to(e, np.broadcast_shapes(m.shape, e.shape))[p, s]
     return f"fails at {where}, seed {s}: measured {_show(mv)}, expected {_show(ev)}"
@@ -185,8 +199,47 @@ def _show(a: np.ndarray) -> object:
     return np.round(a.astype(float), 5).tolist()
 
 
-def judge_check(check: Check, outcome: Outcome, config: Any, metrics: dict[str, Metric],
-                analytic: Registry[Callable[[Any], Any]]) -> CheckResult:
+def _nan_mask(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    return np.isnan(a) if a.dtype.kind in "fc" else np.zeros(a.shape, dtype=bool)
+
+
+def _where(outcome: Outcome, idx: list[int], index: tuple[int, ...], sweep_wide: bool) -> str:
+    """'sparsity=0.9, seed 1' for a case index (point, seed, …) of judged values."""
+    point = (
+        "the sweep"
+        if sweep_wide
+        else ", ".join(f"{k}={x:g}" for k, x in outcome.points[idx[index[0]]].items()) or "the only point"
+    )
+    return point + (f", seed {index[1]}" if len(index) > 1 else "")
+
+
+def nan_error(
+    check: Check, m: np.ndarray, e: np.ndarray | None, outcome: Outcome, idx: list[int], sweep_wide: bool = False
+) -> str | None:
+    """Why a check cannot be judged — NaN in the measured or the expected values, and where — or None."""
+    for side, values, name in (("measured", m, check.metric), ("expected", e, check.expect)):
+        if values is None:
+            continue
+        nan = _nan_mask(values)
+        if nan.any():
+            first = tuple(int(i) for i in np.argwhere(nan)[0]) if nan.ndim else ()
+            if side == "measured" and len(first) >= 2:
+                where = _where(outcome, idx, first[:2], sweep_wide)
+            elif len(first) >= 1 and nan.shape[0] == len(idx):  # an expectation per grid point
+                where = _where(outcome, idx, first[:1], sweep_wide)
+            else:
+                where = "every point"
+            return (
+                f"NaN in the {side} {name!r} at {where} ({int(nan.sum())} of {nan.size} values); "
+                f"NaN is no evidence either way"
+            )
+    return None
+
+
+def judge_check(
+    check: Check, outcome: Outcome, config: Any, metrics: dict[str, Metric], analytic: Registry[Callable[[Any], Any]]
+) -> CheckResult:
     """Apply one check to one Outcome: `metrics` are the kind's measurements, `analytic` the closed
     forms an `expect` string may name."""
     rule = RULES.get(check.rule)
@@ -200,22 +253,34 @@ def judge_check(check: Check, outcome: Outcome, config: Any, metrics: dict[str, 
     if reduce != "each":
         m = _REDUCERS[reduce](m, axis=1, keepdims=True)
     e = expected_values(check, outcome, config, idx, analytic)
-    base = dict(metric=check.metric, rule=check.rule, measured=m.tolist(),
-                expected=None if e is None else e.tolist(), tolerance=tol,
-                measured_summary=summarise(m), expected_summary="" if e is None else summarise(e))
+    base = dict(
+        metric=check.metric,
+        rule=check.rule,
+        measured=m.tolist(),
+        expected=None if e is None else e.tolist(),
+        tolerance=tol,
+        measured_summary=summarise(m),
+        expected_summary="" if e is None else summarise(e),
+    )
+    why_not = nan_error(check, m, e, outcome, idx, metric.sweep_wide)
+    if why_not is not None:
+        return CheckResult(passed=False, detail=f"error: {why_not}", error=why_not, **base)
     if rule.case_wise:
         assert rule.fn is not None and e is not None
         ok = rule.fn(m, e, check)  # (P', S')
         n, k = ok.size, int(ok.sum())
         if check.min_fraction is None:
             passed = bool(ok.all())
-            detail = f"{k}/{n} cases pass" + ("" if passed else "; " + _first_failure(ok, m, e, outcome, idx,
-                                                                                       metric.sweep_wide))
+            detail = f"{k}/{n} cases pass" + (
+                "" if passed else "; " + _first_failure(ok, m, e, outcome, idx, metric.sweep_wide)
+            )
         else:
             lb = binomial_lower_bound(k, n, check.confidence)
             passed = lb >= check.min_fraction
-            detail = (f"{k}/{n} cases pass; {check.confidence:.0%} lower bound {lb:.2f} "
-                      f"{'≥' if passed else '<'} {check.min_fraction:g}")
+            detail = (
+                f"{k}/{n} cases pass; {check.confidence:.0%} lower bound {lb:.2f} "
+                f"{'≥' if passed else '<'} {check.min_fraction:g}"
+            )
             if k < n:
                 detail += "; " + _first_failure(ok, m, e, outcome, idx, metric.sweep_wide)
         return CheckResult(passed=passed, detail=detail, **base)

@@ -1,14 +1,13 @@
-"""The `superposition-lab` command: list, check-specs, verify, report, new.
+"""The `superposition-lab` command: list, check-specs, verify, report, diff, new, metrics.
 
 Exit codes: 0 every claim passed, 1 a claim failed (or errored while running), 2 bad input
 (a spec that does not validate, an unknown id or tag, a bad option). Never a raw traceback for
-bad input: errors read `file: dotted.field: reason`.
+bad input: errors read `file: dotted.field: reason`. `diff OLD NEW` exits 1 when a verdict changed.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -16,10 +15,15 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from superposition_lab.train import resolve_device
-from verify import report
+from verify import cli_help, metrics_doc, outputs, provenance, report
+from verify.diff import diff_docs, diff_text
 from verify.errors import SpecErrors, did_you_mean
+from verify.files import writable_dir
 from verify.loading import load_specs
+from verify.registry import UnknownName
+from verify.results_io import last_verdicts, load_results, results_path
 from verify.runner import SpecResult, run
+from verify.scaffold import write_scaffold
 from verify.spec import ID_PATTERN, PROFILES, Spec
 
 __all__ = ["main"]
@@ -81,7 +85,12 @@ class _ProgressReporter:
         if self.task is not None:
             self.bar.update(self.task, visible=False)
             self.task = None
-        mark = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[yellow]ERROR[/]"}[result.verdict]
+        mark = {
+            "pass": "[green]pass[/]",
+            "fail": "[red]FAIL[/]",
+            "refuted": "[red]REFUTED[/]",
+            "error": "[yellow]ERROR[/]",
+        }.get(result.verdict, result.verdict.upper())
         self.bar.console.print(f"{mark}  {result.spec.id}  ({result.seconds:.1f} s)")
 
 
@@ -92,19 +101,41 @@ def _run_and_write(args: argparse.Namespace, specs: list[Spec], show_table: bool
         raise BadInput(str(exc)) from None
 
     out = Path(args.out)
+    why = writable_dir(out)
+    if why:
+        raise BadInput(f"--out {out}: {why}")
+    baseline = getattr(args, "baseline", None)
+    if baseline and not results_path(baseline).exists():
+        raise BadInput(f"--baseline {baseline}: no results.json there")
+    provenance.start_session(argv=sys.argv, profile=args.profile, device=args.device)
     con = report.console()
-    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
     try:
         with Progress(*columns, console=con, transient=True, disable=not sys.stderr.isatty()) as bar:
-            results = run(specs, profile=args.profile, device=args.device, out=out,
-                          use_cache=not getattr(args, "no_cache", False), reporter=_ProgressReporter(bar))
+            results = run(
+                specs,
+                profile=args.profile,
+                device=args.device,
+                out=out,
+                use_cache=not getattr(args, "no_cache", False),
+                reporter=_ProgressReporter(bar),
+                on_result=lambda so_far: report.write_results(so_far, out),
+            )  # a partial report
     except KeyboardInterrupt:
         _err(f"interrupted — finished runs are cached in {out / 'cache'}; run the same command to resume")
         return 130
     if show_table:
         report.print_table(results, con)
-    paths = [report.write_results(results, out), report.write_report(results, out), report.write_junit(results, out)]
+    try:
+        paths = outputs.write_all(results, out, baseline)
+    except ValueError as exc:  # an unreadable baseline
+        raise BadInput(str(exc)) from None
     _err("wrote " + ", ".join(str(p) for p in paths))
     return EXIT_PASS if all(r.verdict == "pass" for r in results) else EXIT_FAIL
 
@@ -120,6 +151,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return _run_and_write(args, _select([], args.tag, args.specs), show_table=False)
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    try:
+        d = diff_docs(load_results(args.old), load_results(args.new))
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    print(diff_text(d, only_changed=args.changed), end="")
+    return EXIT_FAIL if d.verdict_changed else EXIT_PASS
+
+
 def cmd_check_specs(args: argparse.Namespace) -> int:
     specs = load_specs(args.paths or [args.specs])
     _err(f"{len(specs)} spec(s) OK")
@@ -129,80 +169,36 @@ def cmd_check_specs(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     specs = _select([], args.tag, args.specs)
     last: dict[str, str] = {}
-    results = Path(args.out) / "results.json"
-    if results.exists():
-        try:
-            last = {r["id"]: f"{r['verdict']} ({r['profile']})" for r in json.loads(results.read_text())}
-        except (ValueError, KeyError, TypeError):
-            _err(f"warning: {results} is unreadable; last verdicts not shown")
+    try:
+        last = last_verdicts(args.out)  # "pass (quick)", "stale" where the code changed since
+    except (ValueError, KeyError, TypeError):
+        _err(f"warning: {results_path(args.out)} is unreadable; last verdicts not shown")
     table = Table(title="claims")
     for col in ("id", "title", "source", "tags", "last verdict"):
         table.add_column(col, overflow="fold")
     for s in specs:
-        table.add_row(s.id, s.title, f"{s.source.paper} — {s.source.section}", ", ".join(s.tags),
-                      last.get(s.id, "—"))
+        table.add_row(s.id, s.title, f"{s.source.paper} — {s.source.section}", ", ".join(s.tags), last.get(s.id, "—"))
     report.console().print(table)
     return EXIT_PASS
-
-
-SCAFFOLD = '''# {id}: one claim, one falsifiable check. Fields you do not set take the defaults in
-# verify/experiments/<kind>.py. Any experiment value may differ per profile: {{ quick = …, full = … }}.
-id = "{id}"
-title = "One line: what the claim says"
-claim = "The claim in the source's words, with the numbers; say why each threshold below is what it is."
-tags = ["tms"]
-
-[source]
-paper = "Toy Models of Superposition"
-section = "Demonstrating Superposition"
-# url = "https://transformer-circuits.pub/2022/toy_model/index.html"
-
-[experiment]
-kind = "toy"                         # toy | loss_decomposition | … (superposition-lab list shows specs)
-model = "relu_output"                # linear | relu_output
-n_features = 20
-n_hidden = 5
-importance = {{ geometric = 0.7 }}     # or {{ linear = [1.0, 0.1] }} or {{ uniform = 1.0 }}
-sparsity = [0.0, 0.9, 0.99]          # a list is a grid axis; each value is a grid point
-seeds = 3                            # independent models per grid point
-restarts = 1                         # best-of-k by final loss, per seed
-steps = {{ quick = 3000, full = 10000 }}
-# lr = 1e-3
-# batch_size = 1024
-# weight_decay = 0.01
-# schedule = "constant"              # constant | linear | cosine
-# warmup = 0
-# eval_samples = 1048576
-# seed = 0
-
-[[check]]
-metric = "n_represented"             # see verify/experiments/<kind>.py for the metric table
-rule = "at_least"                    # equal | close | at_most | at_least | monotone
-expect = 5                           # a number, "experiment.<field>" or "analytic.<module>.<name>"
-# rel_tol = 0.0
-# abs_tol = 0.0
-# reduce = "each"                    # each | median | mean | min | max (across seeds)
-# at = {{ sparsity = 0.99 }}           # judge only these grid points
-# min_fraction = 0.8                 # instead of "every case": a binomial lower bound on the pass rate
-# confidence = 0.9
-# axis = "sparsity"                  # monotone only
-# direction = "increasing"           # monotone only
-why = "Why this threshold: what the source says, and why the control below must fail it."
-
-[control]                            # overrides under which the claim must NOT hold
-model = "linear"
-'''
 
 
 def cmd_new(args: argparse.Namespace) -> int:
     if not ID_PATTERN.match(args.id):
         raise BadInput(f"id {args.id!r}: use lower-case words separated by '.' or '-', e.g. tms.my-claim")
-    path = Path(args.specs) / f"{args.id}.toml"
-    if path.exists():
-        raise BadInput(f"{path}: already exists")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(SCAFFOLD.format(id=args.id))
-    _err(f"wrote {path} — edit it, then: superposition-lab check-specs {path}")
+    try:
+        path = write_scaffold(args.id, args.specs)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    _err(f"wrote {path} — it passes as written; edit it, then: superposition-lab check-specs {path}")
+    return EXIT_PASS
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    try:
+        chosen = metrics_doc.kinds(args.kind)
+    except UnknownName as exc:
+        raise BadInput(str(exc)) from None
+    print("\n\n".join("\n".join(metrics_doc.metric_lines(k)) for k in chosen))
     return EXIT_PASS
 
 
@@ -229,14 +225,25 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("specs_or_ids", nargs="*", metavar="SPEC_ID_OR_PATH")
     common(sp, run=True)
     sp.add_argument("--no-cache", action="store_true", help="recompute even where a cached result exists")
+    sp.add_argument("--baseline", metavar="PATH", help="results.json or out/ folder to diff against in report.html")
     sp.set_defaults(fn=cmd_verify)
-    sp = sub.add_parser("report", help="report.md, plots and junit.xml (runs what is not cached)")
+    sp = sub.add_parser("report", help="report.html, report.md, plots and junit.xml (runs what is not cached)")
     common(sp, run=True)
+    sp.add_argument("--baseline", metavar="PATH", help="results.json or out/ folder to diff against in report.html")
     sp.set_defaults(fn=cmd_report)
     sp = sub.add_parser("new", help="scaffold a spec file with every field commented")
     sp.add_argument("id")
     sp.add_argument("--specs", default="specs")
     sp.set_defaults(fn=cmd_new)
+    sp = sub.add_parser("diff", help="compare two runs: verdicts, measured values against tolerances")
+    sp.add_argument("old", help="results.json or out/ folder")
+    sp.add_argument("new", help="results.json or out/ folder")
+    sp.add_argument("--changed", action="store_true", help="list only the checks that changed")
+    sp.set_defaults(fn=cmd_diff)
+    sp = sub.add_parser("metrics", help="each experiment kind's metrics with their meaning")
+    sp.add_argument("kind", nargs="?", help="one experiment kind (default: all)")
+    sp.set_defaults(fn=cmd_metrics)
+    cli_help.decorate(p)
     return p
 
 
@@ -255,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except BadInput as exc:
         _err(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # a folder or file we cannot use: one line, not a traceback
+        _err(f"error: {exc.filename or ''}: {exc.strerror or exc}")
         return EXIT_BAD_INPUT
 
 

@@ -35,7 +35,7 @@ class SpecErrors(Exception):
 
 
 def did_you_mean(name: str, options: list[str] | tuple[str, ...], what: str, where: str = "") -> str:
-    """"unknown metric 'x' for experiment kind 'toy' (did you mean 'y'?); known: …"."""
+    """ "unknown metric 'x' for experiment kind 'toy' (did you mean 'y'?); known: …"."""
     close = difflib.get_close_matches(name, list(options), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown {what} {name!r}{where}{hint}; known: {', '.join(sorted(options))}"

@@ -14,8 +14,9 @@ from matplotlib.figure import Figure  # noqa: E402
 __all__ = ["save_figure"]
 
 
-def save_figure(fig: Figure, out_dir: Path, stem: str, *, dpi: int = 110,
-                rect: tuple[float, float, float, float] | None = None) -> list[Path]:
+def save_figure(
+    fig: Figure, out_dir: Path, stem: str, *, dpi: int = 110, rect: tuple[float, float, float, float] | None = None
+) -> list[Path]:
     """Lay the figure out (within `rect`, if given), write it to out_dir/<stem>.png and close it;
     returns the path list a kind's plot function hands to the report."""
     fig.tight_layout(rect=rect)

@@ -8,6 +8,7 @@ Outcomes are what the runner caches, so changing a check never retrains anything
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Callable
 from pathlib import Path
@@ -46,8 +47,14 @@ class Optimiser:
 
     def train_config(self) -> TrainConfig:
         """The lab's TrainConfig for these optimiser settings."""
-        return TrainConfig(steps=self.steps, batch_size=self.batch_size, lr=self.lr,
-                           weight_decay=self.weight_decay, schedule=self.schedule, warmup=self.warmup)
+        return TrainConfig(
+            steps=self.steps,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            schedule=self.schedule,
+            warmup=self.warmup,
+        )
 
 
 @attrs.define
@@ -57,6 +64,16 @@ class Outcome:
     points: list[dict[str, float]]  # one dict of axis values per grid point (P of them)
     arrays: dict[str, np.ndarray]  # name → (P, seeds, …)
     info: dict[str, Any] = attrs.field(factory=dict)  # seconds, device, steps, notes
+
+    def digest(self) -> str:
+        """sha256 over the arrays (sorted by name: name, dtype, shape, bytes), so two runs can be
+        compared byte for byte without keeping their arrays."""
+        h = hashlib.sha256()
+        for name in sorted(self.arrays):
+            a = np.ascontiguousarray(self.arrays[name])
+            h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
 
 
 @attrs.frozen

@@ -74,8 +74,9 @@ def _uniform_polytope(c: Any) -> polytopes.Polytope:
     for polytope in polytopes.KNOWN.values():
         if (polytope.n_features, polytope.n_dims) == (c.n_features, c.n_hidden):
             return polytope
-    raise ValueError(f"no uniform polytope of {c.n_features} features in {c.n_hidden} dims "
-                     f"(known: {', '.join(polytopes.KNOWN)})")
+    raise ValueError(
+        f"no uniform polytope of {c.n_features} features in {c.n_hidden} dims (known: {', '.join(polytopes.KNOWN)})"
+    )
 
 
 @ANALYTIC.add("analytic.polytopes.uniform_dimensionality")

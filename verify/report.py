@@ -1,34 +1,43 @@
-"""What a run leaves behind: the terminal table, results.json, report.md with plots, junit.xml.
+"""What a run leaves behind: the terminal table, results.json and report.md (the plain-text twin
+of report.html).
 
 The table goes to stderr (rich; plain text when stderr is not a terminal) so that stdout stays
-free for machine-readable output.
+free for machine-readable output. report.md renders the merged results document
+(verify/results_io.py), so it also lists claims judged by earlier runs, flagged stale when their
+code differs from the current one. Other outputs: verify/report_html.py, verify/junit.py,
+verify/step_summary.py; verify/outputs.py writes them all.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
+from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from verify.runner import SpecResult
-from verify.validation import experiment_kind
+from verify.results_io import is_stale, write_results, write_text
+from verify.runner import SpecResult, code_version
+from verify.summary import check_rows, control_text, counts_text, header_facts
 
-__all__ = ["print_table", "write_results", "write_report", "write_junit", "console"]
+__all__ = ["print_table", "write_results", "write_report", "console", "markdown"]
 
-_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold yellow"}
+_STYLE = {"pass": "bold green", "fail": "bold red", "refuted": "bold red", "error": "bold yellow"}
 
 
 def console() -> Console:
     """A console on stderr; plain (no colour, no boxes) when stderr is not a TTY."""
     plain = not sys.stderr.isatty()
-    return Console(stderr=True, no_color=plain, highlight=False, width=160 if plain else None,
-                   force_terminal=None if not plain else False)
+    return Console(
+        stderr=True,
+        no_color=plain,
+        highlight=False,
+        width=160 if plain else None,
+        force_terminal=None if not plain else False,
+    )
 
 
 def _control_text(r: SpecResult) -> str:
@@ -49,96 +58,132 @@ def _measured_text(r: SpecResult) -> str:
         parts.append(f"{mark} {c.metric} {c.rule}: {c.measured_summary}{vs}")
     if r.main.property:
         p = r.main.property
-        parts.append(f"{p['examples']} examples" + (f"; counterexample {p['counterexample']}"
-                                                    if p["counterexample"] else ""))
+        parts.append(
+            f"{p['examples']} examples" + (f"; counterexample {p['counterexample']}" if p["counterexample"] else "")
+        )
     return "\n".join(parts)
 
 
 def print_table(results: list[SpecResult], con: Console | None = None) -> None:
     con = con or console()
     plain = not sys.stderr.isatty()
-    table = Table(title="superposition-lab verification", show_lines=True,
-                  box=box.ASCII if plain else box.SIMPLE_HEAVY)
+    table = Table(title="superposition-lab verification", show_lines=True, box=box.ASCII if plain else box.SIMPLE_HEAVY)
     for col in ("id", "claim", "verdict", "measured vs expected", "control", "seconds"):
         table.add_column(col, overflow="fold")
     for r in results:
-        table.add_row(r.spec.id, r.spec.title, f"[{_STYLE[r.verdict]}]{r.verdict.upper()}[/]",
-                      _measured_text(r), _control_text(r), f"{r.seconds:.1f}")
+        table.add_row(
+            r.spec.id,
+            r.spec.title,
+            f"[{_STYLE.get(r.verdict, 'bold')}]{r.verdict.upper()}[/]",
+            _measured_text(r),
+            _control_text(r),
+            f"{r.seconds:.1f}",
+        )
     con.print(table)
-    counts = {v: sum(r.verdict == v for r in results) for v in ("pass", "fail", "error")}
     total = sum(r.seconds for r in results)
-    con.print(f"{counts['pass']} passed, {counts['fail']} failed, {counts['error']} errors "
-              f"in {total:.1f} s (profile {results[0].profile if results else '—'})")
+    entries = [{"verdict": r.verdict} for r in results]
+    con.print(f"{counts_text(entries)} in {total:.1f} s (profile {results[0].profile if results else '—'})")
 
 
-def write_results(results: list[SpecResult], out: Path) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps([r.to_json() for r in results], indent=2, default=str))
-    os.replace(tmp, path)
-    return path
+def _mark(passed: Any) -> str:
+    return "✓" if passed is True else ("✗" if passed is False else "·")
 
 
-def _plots(r: SpecResult, out: Path) -> list[Path]:
-    kind = experiment_kind(r.spec)
-    if kind.plot is None or r.outcome is None:
+def _property_lines(prop: dict[str, Any] | None, side: str) -> list[str]:
+    if not prop:
         return []
-    plot_dir = out / "plots"
-    plot_dir.mkdir(parents=True, exist_ok=True)
-    return kind.plot(r.outcome, r.config, plot_dir, r.spec.id)
+    calls = f" ({prop['calls']} calls)" if prop.get("calls") else ""
+    counter = json.dumps(prop["counterexample"]) if prop.get("counterexample") else "none"
+    return [
+        f"- {side} property: seed {prop.get('seed', '—')}, {prop.get('examples')} distinct points{calls}; "
+        f"shrunk counterexample: {counter}"
+    ]
 
 
-def write_report(results: list[SpecResult], out: Path) -> Path:
-    """report.md: a summary table, then per claim its source, checks, control and plots."""
-    out.mkdir(parents=True, exist_ok=True)
-    lines = ["# superposition-lab reproducibility report", ""]
-    if results:
-        total = sum(r.seconds for r in results)
-        dev = results[0].device
-        lines += [f"Profile `{results[0].profile}` on `{dev}`; {len(results)} claims in {total:.1f} s "
-                  f"(cached results count their load time).", ""]
+def _claim_lines(e: dict[str, Any], current: str) -> list[str]:
+    stale = " — **stale** (obtained under code {})".format(e.get("code_version")) if is_stale(e, current) else ""
+    src = e.get("source") or {}
+    link = f" <{src['url']}>" if src.get("url") else ""
+    lines = [
+        "",
+        f"## {e['id']}",
+        "",
+        f"**{e.get('title', '')}** — verdict **{e.get('verdict')}**{stale}",
+        "",
+        f"> {e.get('claim', '')}",
+        "",
+        f"Source: {src.get('paper', '?')}, *{src.get('section', '?')}*.{link}",
+        "",
+        f"Reproduce: `{e.get('reproduce', '')}` — obtained {e.get('obtained_utc', '?')}, "
+        f"{'from cache' if e.get('cached') or (e.get('control') or {}).get('cached') else 'computed'}"
+        f", {float(e.get('seconds') or 0):.1f} s.",
+        "",
+    ]
+    for name, side in (("claim", e), ("control", e.get("control"))):
+        if side and side.get("error"):
+            lines.append(f"- {name} error: `{side['error']}`")
+    lines += [
+        "| check | expected | tolerance | claim (measured) | control (measured, must fail) |",
+        "|---|---|---|---|---|",
+    ]
+    for row in check_rows(e):
+        claim, control = row["claim"], row["control"]
+        ctext = "—" if control is None else f"{_mark(control['passed'])} {control['value']}"
+        lines.append(
+            f"| `{row['metric']}` {row['rule']} | {row['expected']} | {row['tolerance']} | "
+            f"{_mark(claim['passed'])} {claim['value']} | {ctext} |"
+        )
+    for row in check_rows(e):
+        lines.append(f"- `{row['metric']}`: {row['claim']['detail']}")
+        if row["control"] is not None:
+            lines.append(f"  - control: {row['control']['detail']}")
+        if row["why"]:
+            lines.append(f"  - why this threshold: {row['why']}")
+    lines += _property_lines(e.get("property"), "claim")
+    lines += _property_lines((e.get("control") or {}).get("property"), "control")
+    prov = e.get("provenance") or {}
+    lines.append(
+        f"- spec hash `{prov.get('spec_hash', e.get('spec_hash'))}`; cache keys "
+        + ", ".join(f"{k} `{v}`" for k, v in (prov.get("cache_keys") or {}).items())
+        + "; outcome sha256 "
+        + ", ".join(f"{k} `{v[:16]}…`" for k, v in (prov.get("digests") or {}).items() if v)
+    )
+    for plot in e.get("plots") or []:
+        lines += ["", f"![{e['id']}]({plot['path']})", f"(`{plot['path']}` sha256 `{plot['sha256']}`)"]
+    return lines
+
+
+def markdown(doc: dict[str, Any], results_sha256: str = "") -> str:
+    """report.md: a summary table and the provenance, then per claim its checks, claim vs control."""
+    entries = doc.get("results", [])
+    current = code_version()
+    facts = header_facts(doc)
+    lines = [
+        "# superposition-lab reproducibility report",
+        "",
+        f"{facts['verdicts']} — {facts['claims']} claims, profile `{facts['profile']}`, device {facts['device']}, "
+        f"wall time {facts['wall time']} (claims {facts['claim time']}; cached results count their load time); "
+        f"stale: {facts['stale']}.",
+        "",
+    ]
+    if results_sha256:
+        lines += [f"results.json sha256 `{results_sha256}`.", ""]
     lines += ["| claim | verdict | control | source | seconds |", "|---|---|---|---|---|"]
-    for r in results:
-        lines.append(f"| [{r.spec.id}](#{r.spec.id.replace('.', '')}) | **{r.verdict}** | "
-                     f"{_control_text(r)} | {r.spec.source.paper} — {r.spec.source.section} | {r.seconds:.1f} |")
-    for r in results:
-        lines += ["", f"## {r.spec.id}", "", f"**{r.spec.title}** — verdict **{r.verdict}**", "",
-                  f"> {r.spec.claim}", "", f"Source: {r.spec.source.paper}, *{r.spec.source.section}*.", ""]
-        for name, j in (("Claim", r.main), ("Control (must fail)", r.control)):
-            if j is None:
-                continue
-            lines.append(f"{name}:")
-            if j.error:
-                lines.append(f"- error: `{j.error}`")
-            for c, spec_check in zip(j.checks, r.spec.check):
-                lines.append(f"- {'✓' if c.passed else '✗'} `{c.metric}` {c.rule}: measured "
-                             f"{c.measured_summary}" + (f", expected {c.expected_summary}" if c.expected_summary else "")
-                             + f" — {c.detail}")
-                if spec_check.why and j is r.main:
-                    lines.append(f"  - why this threshold: {spec_check.why}")
-            if j.property:
-                lines.append(f"- property: {j.property['examples']} examples; counterexample: "
-                             f"{j.property['counterexample']}")
-        for p in _plots(r, out):
-            lines += ["", f"![{r.spec.id}]({p.relative_to(out).as_posix()})"]
-    path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    for e in entries:
+        stale = " (stale)" if is_stale(e, current) else ""
+        src = e.get("source") or {}
+        lines.append(
+            f"| [{e['id']}](#{e['id'].replace('.', '')}) | **{e.get('verdict')}**{stale} | "
+            f"{control_text(e)} | {src.get('paper', '?')} — {src.get('section', '?')} | "
+            f"{float(e.get('seconds') or 0):.1f} |"
+        )
+    for e in entries:
+        lines += _claim_lines(e, current)
+    lines += ["", "## Provenance", "", "```json", json.dumps(doc.get("provenance"), indent=2, default=str), "```"]
+    return "\n".join(lines) + "\n"
 
 
-def write_junit(results: list[SpecResult], out: Path) -> Path:
-    """One testcase per claim, so CI systems can show the verdicts."""
-    fails = sum(r.verdict == "fail" for r in results)
-    errors = sum(r.verdict == "error" for r in results)
-    rows = [f'<testsuite name="superposition-lab" tests="{len(results)}" failures="{fails}" errors="{errors}">']
-    for r in results:
-        rows.append(f'  <testcase classname="specs" name={quoteattr(r.spec.id)} time="{r.seconds:.3f}">')
-        if r.verdict != "pass":
-            tag = "failure" if r.verdict == "fail" else "error"
-            rows.append(f"    <{tag} message={quoteattr(r.verdict)}>{escape(_measured_text(r))}</{tag}>")
-        rows.append("  </testcase>")
-    rows.append("</testsuite>")
-    path = out / "junit.xml"
-    path.write_text("\n".join(rows) + "\n")
-    return path
+def write_report(doc: dict[str, Any], out: Path, results_sha256: str = "") -> Path:
+    """Write OUT/report.md for a results document (atomically)."""
+    text = markdown(doc, results_sha256)
+    return write_text(Path(out) / "report.md", text)

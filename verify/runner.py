@@ -8,9 +8,9 @@ side is cached as soon as it finishes, so an interrupted run resumes where it st
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 import platform
 import time
 import traceback
@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
-import numpy as np
 import torch
 
 import superposition_lab
 from superposition_lab.train import TrainingDiverged, resolve_device
+from verify import cache
 from verify.checks import CheckResult, judge_check
 from verify.kind import ExperimentKind, Outcome, RunContext, at_point
 from verify.properties import run_property
@@ -44,6 +44,8 @@ class Judgement:
     property: dict[str, Any] | None = None  # examples, counterexample
     seconds: float = 0.0
     cached: bool = False
+    cache_key: str = ""  # the key this side's Outcome (or property judgement) is cached under
+    digest: str = ""  # sha256 of the Outcome's arrays (Outcome.digest); of every point's, for a property
 
 
 @attrs.define
@@ -62,20 +64,34 @@ class SpecResult:
         def side(j: Judgement | None) -> dict[str, Any] | None:
             if j is None:
                 return None
-            return {"verdict": "error" if j.error else ("pass" if j.passed else "fail"),
-                    "error": j.error, "checks": [_check_json(c) for c in j.checks],
-                    "property": j.property, "seconds": round(j.seconds, 3), "cached": j.cached}
+            return {
+                "verdict": "error" if j.error else ("pass" if j.passed else "fail"),
+                "error": j.error,
+                "checks": [_check_json(c) for c in j.checks],
+                "property": j.property,
+                "seconds": round(j.seconds, 3),
+                "cached": j.cached,
+            }
 
         s = self.spec
         return {
-            "id": s.id, "title": s.title, "claim": s.claim, "tags": s.tags,
-            "source": attrs.asdict(s.source), "file": s.path,
-            "verdict": self.verdict, "profile": self.profile, "device": self.device,
+            "id": s.id,
+            "title": s.title,
+            "claim": s.claim,
+            "tags": s.tags,
+            "source": attrs.asdict(s.source),
+            "file": s.path,
+            "verdict": self.verdict,
+            "profile": self.profile,
+            "device": self.device,
             "seconds": round(self.seconds, 3),
-            "checks": side(self.main)["checks"], "error": self.main.error,  # type: ignore[index]
+            "checks": [_check_json(c) for c in self.main.checks],
+            "error": self.main.error,
             "property": self.main.property,
+            "cached": self.main.cached,
             "control": side(self.control),
-            "versions": versions(), "spec_hash": spec_hash(s),
+            "versions": versions(),
+            "spec_hash": spec_hash(s),
         }
 
 
@@ -92,8 +108,7 @@ class Reporter(Protocol):
 
 
 def versions() -> dict[str, str]:
-    return {"package": superposition_lab.__version__, "torch": torch.__version__,
-            "python": platform.python_version()}
+    return {"package": superposition_lab.__version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
 _CODE_VERSION: str | None = None
@@ -119,45 +134,16 @@ def spec_hash(spec: Spec) -> str:
 
 
 def cache_key(spec: Spec, profile: str, control: bool, device: str) -> str:
-    payload: dict[str, Any] = {"experiment": experiment_table(spec, profile, control), "profile": profile,
-                               "device": device, "code": code_version()}
+    payload: dict[str, Any] = {
+        "experiment": experiment_table(spec, profile, control),
+        "profile": profile,
+        "device": device,
+        "code": code_version(),
+    }
     if spec.property is not None:  # a property run is steered by its checks, so they are part of it
         payload["property"] = attrs.asdict(spec.property)
         payload["check"] = [attrs.asdict(c) for c in spec.check]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
-# ---------------------------------------------------------------- cache files
-
-
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, mode) as fh:
-        write(fh)
-    os.replace(tmp, path)
-
-
-def _with(path: Path, suffix: str) -> Path:
-    return path.with_name(path.name + suffix)
-
-
-def _save_outcome(path: Path, outcome: Outcome) -> None:
-    _atomic_write(_with(path, ".npz"), lambda fh: np.savez_compressed(fh, **outcome.arrays))  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
-    meta = {"points": outcome.points, "info": outcome.info}
-    _atomic_write(_with(path, ".json"), lambda fh: json.dump(meta, fh), mode="w")
-
-
-def _load_outcome(path: Path) -> Outcome | None:
-    npz, meta = _with(path, ".npz"), _with(path, ".json")
-    if not (npz.exists() and meta.exists()):
-        return None
-    try:
-        with np.load(npz) as data:
-            arrays = {k: data[k] for k in data.files}
-        m = json.loads(meta.read_text())
-    except (OSError, ValueError, json.JSONDecodeError):
-        return None  # a damaged entry is recomputed
-    return Outcome(points=m["points"], arrays=arrays, info=m["info"])
 
 
 # ---------------------------------------------------------------- judging
@@ -174,52 +160,101 @@ def _judge_outcome(spec: Spec, outcome: Outcome, config: Any, kind: ExperimentKi
     return [judge_check(c, outcome, config, kind.metrics, ANALYTIC) for c in spec.check]
 
 
-def _run_side(spec: Spec, profile: str, control: bool, device: str, cache_dir: Path | None,
-              reporter: Reporter | None, read_cache: bool = True) -> tuple[Judgement, Outcome | None, Any]:
+def _run_side(
+    spec: Spec,
+    profile: str,
+    control: bool,
+    device: str,
+    cache_dir: Path | None,
+    reporter: Reporter | None,
+    read_cache: bool = True,
+) -> tuple[Judgement, Outcome | None, Any]:
     start = time.perf_counter()
     config = experiment_config(spec, profile, control)
     kind = experiment_kind(spec)
     key = cache_key(spec, profile, control, device)
-    path = cache_dir / f"{spec.id}--{'control' if control else 'main'}--{key}" if cache_dir else None
+    path = cache.entry_path(cache_dir, spec.id, control, key) if cache_dir else None
     ctx = RunContext(device=device, progress=reporter.progress if reporter else None)
     if reporter:
         reporter.start(spec, "control" if control else "claim")
 
+    # the entry's lock is held while it is read or computed: a second run waits, then reads it
+    with cache.entry_lock(path) if path else contextlib.nullcontext():
+        return _compute_side(spec, profile, config, kind, key, path, ctx, reporter, read_cache, start)
+
+
+def _check_errors_text(results: list[CheckResult]) -> str | None:
+    """A side with a check that could not be judged is an error, whatever its other checks say."""
+    errors = [f"check[{i}] {r.metric}: {r.error}" for i, r in enumerate(results) if r.error]
+    return "; ".join(errors) or None
+
+
+def _compute_side(
+    spec: Spec,
+    profile: str,
+    config: Any,
+    kind: ExperimentKind,
+    key: str,
+    path: Path | None,
+    ctx: RunContext,
+    reporter: Reporter | None,
+    read_cache: bool,
+    start: float,
+) -> tuple[Judgement, Outcome | None, Any]:
+    device = ctx.device
     if spec.property is not None:
-        jpath = _with(path, ".judgement.json") if path else None
-        if jpath and read_cache and jpath.exists():
-            try:
-                j = _judgement_from_json(json.loads(jpath.read_text()))
-                j.cached = True
-                return j, None, config
-            except (ValueError, KeyError, TypeError):
-                pass
+        jpath = path.with_name(path.name + ".judgement.json") if path else None
+        j = cache.load_json(jpath, _judgement_from_json) if jpath and read_cache else None
+        if j is not None:
+            j.cached = True
+            return j, None, config
         total = spec.property.examples_for(profile)
+        digests: dict[str, str] = {}
 
         def evaluate(point: dict[str, Any]) -> tuple[bool, list[CheckResult]]:
             cfg = at_point(config, point)
             outcome = kind.run(cfg, RunContext(device=device))
+            digests[json.dumps(point, sort_keys=True)] = outcome.digest()
             results = _judge_outcome(spec, outcome, cfg, kind)
             return all(r.passed for r in results), results
 
         tick = (lambda: reporter.progress(1, total)) if reporter else None
         prun = run_property(spec.property, total, evaluate, progress=tick)
-        j = Judgement(passed=prun.passed, checks=prun.results,
-                      property={"examples": prun.examples, "counterexample": prun.counterexample},
-                      seconds=time.perf_counter() - start)
+        j = Judgement(
+            passed=prun.passed,
+            checks=prun.results,
+            error=_check_errors_text(prun.results),
+            property={
+                "examples": prun.examples,
+                "counterexample": prun.counterexample,
+                "seed": prun.seed,
+                "calls": prun.calls,
+                "points": prun.points,
+            },
+            seconds=time.perf_counter() - start,
+            cache_key=key,
+            digest=hashlib.sha256(json.dumps(sorted(digests.items())).encode()).hexdigest(),
+        )
         if jpath:
-            _atomic_write(jpath, lambda fh: json.dump(_judgement_json(j), fh), mode="w")
+            cache.save_json(jpath, _judgement_json(j))
         return j, None, config
 
-    outcome = _load_outcome(path) if path and read_cache else None
+    outcome = cache.load_outcome(path) if path and read_cache else None
     cached = outcome is not None
     if outcome is None:
         outcome = kind.run(config, ctx)
         if path:
-            _save_outcome(path, outcome)
+            cache.save_outcome(path, outcome)
     results = _judge_outcome(spec, outcome, config, kind)
-    j = Judgement(passed=all(r.passed for r in results), checks=results,
-                  seconds=time.perf_counter() - start, cached=cached)
+    j = Judgement(
+        passed=all(r.passed for r in results),
+        checks=results,
+        error=_check_errors_text(results),
+        seconds=time.perf_counter() - start,
+        cached=cached,
+        cache_key=key,
+        digest=outcome.digest(),
+    )
     return j, outcome, config
 
 
@@ -233,8 +268,14 @@ def _judgement_from_json(d: dict[str, Any]) -> Judgement:
     return Judgement(**d)
 
 
-def judge_spec(spec: Spec, profile: str = "quick", device: str = "auto", cache_dir: Path | None = None,
-               reporter: Reporter | None = None, read_cache: bool = True) -> SpecResult:
+def judge_spec(
+    spec: Spec,
+    profile: str = "quick",
+    device: str = "auto",
+    cache_dir: Path | None = None,
+    reporter: Reporter | None = None,
+    read_cache: bool = True,
+) -> SpecResult:
     """Run one spec and its control; verdict pass = every check holds AND the control fails."""
     dev = str(resolve_device(device).type)
     start = time.perf_counter()
@@ -255,17 +296,38 @@ def judge_spec(spec: Spec, profile: str = "quick", device: str = "auto", cache_d
         verdict = "pass"
     else:
         verdict = "fail"
-    result = SpecResult(spec=spec, verdict=verdict, profile=profile, device=dev,
-                        seconds=time.perf_counter() - start, main=main, control=control,
-                        outcome=outcome, config=config)
+    result = SpecResult(
+        spec=spec,
+        verdict=verdict,
+        profile=profile,
+        device=dev,
+        seconds=time.perf_counter() - start,
+        main=main,
+        control=control,
+        outcome=outcome,
+        config=config,
+    )
     if reporter:
         reporter.done(result)
     return result
 
 
-def run(specs: list[Spec], profile: str = "quick", device: str = "auto", out: str | Path = "out",
-        use_cache: bool = True, reporter: Reporter | None = None) -> list[SpecResult]:
-    """Judge every spec. Outcomes are cached under OUT/cache; use_cache=False recomputes (and re-caches)."""
+def run(
+    specs: list[Spec],
+    profile: str = "quick",
+    device: str = "auto",
+    out: str | Path = "out",
+    use_cache: bool = True,
+    reporter: Reporter | None = None,
+    on_result: Callable[[list[SpecResult]], object] | None = None,
+) -> list[SpecResult]:
+    """Judge every spec. Outcomes are cached under OUT/cache; use_cache=False recomputes (and re-caches).
+    `on_result(results_so_far)` is called after each spec (the CLI writes a partial results.json)."""
     cache_dir = Path(out) / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    return [judge_spec(s, profile, device, cache_dir, reporter, read_cache=use_cache) for s in specs]
+    results: list[SpecResult] = []
+    for s in specs:
+        results.append(judge_spec(s, profile, device, cache_dir, reporter, read_cache=use_cache))
+        if on_result is not None:
+            on_result(list(results))
+    return results

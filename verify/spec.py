@@ -62,6 +62,9 @@ class PropertyDomain:
     domain: dict[str, Any]  # field → [low, high] (ints if both bounds are ints); checked by the registry
     examples: int | dict[str, int] = 20  # may differ per profile: { quick = 10, full = 50 }
     seed: int = 0
+    # pinned points run first (hypothesis @example), e.g. [{ log10_r = 0.5, log10_p = -1.0 }];
+    # keys and bounds are checked against `domain` by verify/validation.py
+    points: list[dict[str, Any]] = attrs.field(factory=list)
 
     def __attrs_post_init__(self) -> None:
         counts = self.examples.values() if isinstance(self.examples, dict) else [self.examples]
@@ -86,8 +89,9 @@ class Spec:
     notes: str = ""
     path: str = ""  # the file it came from (set by the loader, not in TOML)
 
-    def experiment_dict(self, profile: str, control: bool = False,
-                        defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    def experiment_dict(
+        self, profile: str, control: bool = False, defaults: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The [experiment] table for `profile`: the kind's `defaults` under the spec's values, under
         the control's overrides when `control`."""
         raw = {**(defaults or {}), **self.experiment}
@@ -111,7 +115,18 @@ def _strict(kind: type, accepts: tuple[type, ...], what: str):
     return hook
 
 
-converter.register_structure_hook(int, _strict(int, (int,), "an integer"))
+INT_LIMIT = 2**63 - 1  # what numpy and torch hold; a larger integer is a typo, not a size
+
+
+def _integer(value: Any, _: Any) -> int:
+    """An integer that fits 64 bits (TOML allows any length; numpy and torch do not)."""
+    out = _strict(int, (int,), "an integer")(value, _)
+    if abs(out) > INT_LIMIT:
+        raise ValueError(f"integer too large ({len(str(abs(out)))} digits; at most {INT_LIMIT})")
+    return out
+
+
+converter.register_structure_hook(int, _integer)
 converter.register_structure_hook(float, _strict(float, (int, float), "a number"))
 converter.register_structure_hook(str, _strict(str, (str,), "a string"))
 converter.register_structure_hook(bool, _strict(bool, (bool,), "true or false"))
@@ -128,6 +143,12 @@ def _number_or_list(value: Any, _: Any) -> float | list[float]:
 
 def _literal(value: Any, _: Any) -> Any:
     """A check's `expect`: a number, boolean, string reference or list of numbers, as given."""
+    if (
+        isinstance(value, float)
+        and value != value
+        or (isinstance(value, list) and any(isinstance(x, float) and x != x for x in value))
+    ):
+        raise ValueError("NaN is not a value to compare with")
     if isinstance(value, (int, float, bool, str)) or (
         isinstance(value, list) and all(isinstance(x, (int, float)) for x in value)
     ):

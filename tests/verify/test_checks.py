@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from verify.registry import ANALYTIC
 from verify.checks import binomial_lower_bound, judge_check
 from verify.kind import Metric, Outcome
+from verify.registry import ANALYTIC
 from verify.spec import Check
 
 

@@ -21,12 +21,31 @@ def test_check_specs_ok_and_bad(tiny_spec_path: Path, tmp_path: Path, capsys) ->
 
 def test_verify_pass_writes_results_and_report(tiny_spec_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    code = main(["verify", "test.tiny-linear", "--specs", str(tiny_spec_path.parent), "--out", str(out),
-                 "--device", "cpu"])
+    code = main(
+        ["verify", "test.tiny-linear", "--specs", str(tiny_spec_path.parent), "--out", str(out), "--device", "cpu"]
+    )
     assert code == 0
-    (entry,) = json.loads((out / "results.json").read_text())
-    for key in ("id", "title", "source", "verdict", "profile", "device", "seconds", "checks", "control",
-                "versions", "spec_hash"):
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["provenance"]["device_requested"] == "cpu" and doc["provenance"]["argv"]
+    (entry,) = doc["results"]
+    for key in (
+        "id",
+        "title",
+        "source",
+        "verdict",
+        "profile",
+        "device",
+        "seconds",
+        "checks",
+        "control",
+        "versions",
+        "spec_hash",
+        "provenance",
+        "obtained_utc",
+        "code_version",
+        "reproduce",
+        "plots",
+    ):
         assert key in entry
     assert entry["verdict"] == "pass" and entry["control"]["verdict"] == "fail"
     assert {"metric", "rule", "measured", "expected", "tolerance", "passed", "detail"} <= set(entry["checks"][0])
@@ -34,7 +53,10 @@ def test_verify_pass_writes_results_and_report(tiny_spec_path: Path, tmp_path: P
     assert "test.tiny-linear" in report and "plots/test.tiny-linear.png" in report
     assert report.count("why this threshold: m hidden dimensions hold at most m orthogonal features.") == 1
     assert (out / "plots" / "test.tiny-linear.png").stat().st_size > 1000
-    assert "<testsuite" in (out / "junit.xml").read_text()
+    assert "<testsuites" in (out / "junit.xml").read_text()
+    html = (out / "report.html").read_text()
+    assert 'id="test.tiny-linear"' in html and "data:image/png;base64," in html
+    assert entry["plots"][0]["path"] == "plots/test.tiny-linear.png" and len(entry["plots"][0]["sha256"]) == 64
     # list shows the last verdict
     assert main(["list", "--specs", str(tiny_spec_path.parent), "--out", str(out)]) == 0
 

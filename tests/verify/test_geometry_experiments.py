@@ -48,12 +48,16 @@ def rotated(W: np.ndarray, seed: int) -> np.ndarray:
 
 # 1) Config validation.
 
-@pytest.mark.parametrize("extra, field", [
-    ({"data": "correlated", "perturbed_density": 0.01}, "perturbed_density"),
-    ({"plots": ["circles"]}, "plots"),
-    ({"data": "correlated", "set_size": 4, "n_sets": 2}, "n_sets"),
-    ({"perturbed_density": [0.05, 0.0]}, "perturbed_density"),
-])
+
+@pytest.mark.parametrize(
+    "extra, field",
+    [
+        ({"data": "correlated", "perturbed_density": 0.01}, "perturbed_density"),
+        ({"plots": ["circles"]}, "plots"),
+        ({"data": "correlated", "set_size": 4, "n_sets": 2}, "n_sets"),
+        ({"perturbed_density": [0.05, 0.0]}, "perturbed_density"),
+    ],
+)
 def test_config_errors_name_the_field(extra, field):
     raw = {"model": "relu_output", "n_features": 6, "n_hidden": 2, **extra}
     with pytest.raises(Exception) as failure:
@@ -64,9 +68,20 @@ def test_config_errors_name_the_field(extra, field):
 
 # 2) A tiny real run: correlated data, restarts, the randomize control.
 
+
 def test_tiny_correlated_run_and_randomize():
-    raw = dict(model="relu_output", n_features=6, n_hidden=2, data="correlated", sparsity=[0.9, 0.5],
-               seeds=2, restarts=3, steps=150, eval_samples=4096, batch_size=256)
+    raw = dict(
+        model="relu_output",
+        n_features=6,
+        n_hidden=2,
+        data="correlated",
+        sparsity=[0.9, 0.5],
+        seeds=2,
+        restarts=3,
+        steps=150,
+        eval_samples=4096,
+        batch_size=256,
+    )
     cfg = converter.structure(raw, ToyConfig)
     o = run_toy(cfg, RunContext(device="cpu"))
     assert o.arrays["W"].shape == (2, 2, 2, 6)
@@ -79,8 +94,15 @@ def test_tiny_correlated_run_and_randomize():
 
 
 def test_perturbed_density_overrides_only_the_last_feature():
-    raw = dict(model="relu_output", n_features=5, n_hidden=2, sparsity=0.95, perturbed_density=[0.05, 0.01],
-               steps=1, eval_samples=16)
+    raw = dict(
+        model="relu_output",
+        n_features=5,
+        n_hidden=2,
+        sparsity=0.95,
+        perturbed_density=[0.05, 0.01],
+        steps=1,
+        eval_samples=16,
+    )
     from verify.experiments.toy import _instance_table
 
     cfg = converter.structure(raw, ToyConfig)
@@ -89,6 +111,7 @@ def test_perturbed_density_overrides_only_the_last_feature():
 
 
 # 3) Hand-checked sweep helpers.
+
 
 def test_plateau_width():
     x = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
@@ -106,6 +129,7 @@ def test_nearest_fraction_never_counts_twice():
 
 
 # 4) Each geometry claim's checks flip between the configuration TMS describes and its failure.
+
 
 def _dstar_outcome(x: np.ndarray, dstar: np.ndarray, m: int = 6, n: int = 48) -> Outcome:
     # W = [I_m | 0] / √D* has ‖W‖_F² = m/D*
@@ -170,8 +194,12 @@ def _collapse_outcome(densities: list[float], threshold: float) -> Outcome:
         norms.append([[np.linalg.norm(pent, axis=0), np.linalg.norm(digons, axis=0)]])
         gap = np.log(threshold / d)  # pentagon − digon loss: < 0 above the threshold
         losses.append([[0.01 + 0.001 * gap, 0.01]])
-    return outcome([{"perturbed_density": d} for d in densities], np.array(W),
-                   restart_norms=np.array(norms), restart_loss=np.array(losses))
+    return outcome(
+        [{"perturbed_density": d} for d in densities],
+        np.array(W),
+        restart_norms=np.array(norms),
+        restart_loss=np.array(losses),
+    )
 
 
 def test_pentagon_collapse_checks_flip():
@@ -190,7 +218,8 @@ def test_correlated_and_anticorrelated_checks_flip():
     shuffled = hexagon[:, [0, 3, 1, 4, 2, 5]]  # pairs antipodal instead
     pts = [{"sparsity": s} for s in cfg.sparsity]
     by_point = lambda dense, sparse: np.stack(  # noqa: E731
-        [np.stack([dense if s < 0.9 else sparse] * cfg.seeds) for s in cfg.sparsity])
+        [np.stack([dense if s < 0.9 else sparse] * cfg.seeds) for s in cfg.sparsity]
+    )
     assert all(verdicts(spec, outcome(pts, by_point(collapsed, hexagon)), cfg).values())
     v = verdicts(spec, outcome(pts, by_point(shuffled, shuffled)), cfg)
     assert v["angular_gaps@{'sparsity': 0.995}"]  # still a hexagon …
@@ -199,7 +228,7 @@ def test_correlated_and_anticorrelated_checks_flip():
     spec, cfg = spec_and_config("tms.anticorrelated-antipodal")
     # (0,1), (2,3), … antipodal
     pairs = polytopes.tegum_product(*[polytopes.configuration("digon")] * (cfg.n_features // 2))
-    crossed = pairs[:, np.r_[0:cfg.n_features:2, 1:cfg.n_features:2]]  # antipodes in other pairs
+    crossed = pairs[:, np.r_[0 : cfg.n_features : 2, 1 : cfg.n_features : 2]]  # antipodes in other pairs
     pts = [{"sparsity": s} for s in cfg.sparsity]
     stack = lambda W: np.broadcast_to(W, (len(pts), cfg.seeds, *W.shape)).copy()  # noqa: E731
     assert all(verdicts(spec, outcome(pts, stack(pairs)), cfg).values())
@@ -221,6 +250,7 @@ def test_correlated_orthogonal_checks_flip():
 
 # 5) The polytope experiment.
 
+
 @pytest.mark.parametrize("n", [2, 3, 4, 9])
 def test_polytope_experiment_builds_the_simplex(n):
     o = POLYTOPE.run(PolytopeConfig(n=n, seed=n), RunContext())
@@ -237,6 +267,7 @@ def test_polytope_control_is_not_uniform():
 
 # 6) The figures.
 
+
 def test_geometry_plots_write_files(tmp_path: Path):
     pytest.importorskip("matplotlib")
     import matplotlib
@@ -248,6 +279,10 @@ def test_geometry_plots_write_files(tmp_path: Path):
     _, cfg = spec_and_config("tms.dstar-sticky")
     x = 1 / (1 - np.array(cfg.sparsity))
     paths += TOY.plot(_dstar_outcome(x, x**-0.6), cfg, tmp_path, "dstar")
-    assert [p.name for p in paths] == ["collapse-circle.png", "collapse-geometry_loss.png", "dstar-dstar.png",
-                                       "dstar-dimensionality.png"]
+    assert [p.name for p in paths] == [
+        "collapse-circle.png",
+        "collapse-geometry_loss.png",
+        "dstar-dstar.png",
+        "dstar-dimensionality.png",
+    ]
     assert all(p.stat().st_size > 1000 for p in paths)

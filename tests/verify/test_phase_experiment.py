@@ -16,14 +16,23 @@ from scipy import optimize
 
 from analytic import three_in_two, two_in_one
 from tests.conftest import SPECS, write_spec
-from verify.registry import ANALYTIC
 from verify.checks import judge_check
-from verify.kind import Outcome, RunContext
-from verify.experiments.phase import (PHASE, PHASE_POINT, Axis, PhaseConfig, PhasePointConfig,
-                                      boundary_distance, phase_tables, run_phase, run_phase_point)
-from verify.experiments.phase_free_optimum import PHASE_FREE_OPTIMUM, FreeOptimumConfig, run_free_optimum
 from verify.errors import SpecErrors
+from verify.experiments.phase import (
+    PHASE,
+    PHASE_POINT,
+    Axis,
+    PhaseConfig,
+    PhasePointConfig,
+    boundary_distance,
+    phase_tables,
+    run_phase,
+    run_phase_point,
+)
+from verify.experiments.phase_free_optimum import PHASE_FREE_OPTIMUM, FreeOptimumConfig, run_free_optimum
+from verify.kind import Outcome, RunContext
 from verify.loading import load_spec_file, load_specs
+from verify.registry import ANALYTIC
 
 MODULES = {"two_in_one": two_in_one, "three_in_two": three_in_two}
 
@@ -40,9 +49,17 @@ def ideal_outcome(config: PhaseConfig, swap: dict[str, str] | None = None) -> Ou
         name = (swap or {}).get(name, name)
         W[i, j], b[i, j] = mod.solutions(r[i], p[j])[name]
         loss[i, j] = mod.losses(r[i], p[j])[name]
-    return Outcome(points=[{}], arrays={"r": r[None, None], "p": p[None, None], "W": W[None, None],
-                                        "b": b[None, None], "loss": loss[None, None],
-                                        "restart_loss": loss[None, None, ..., None]})
+    return Outcome(
+        points=[{}],
+        arrays={
+            "r": r[None, None],
+            "p": p[None, None],
+            "W": W[None, None],
+            "b": b[None, None],
+            "loss": loss[None, None],
+            "restart_loss": loss[None, None, ..., None],
+        },
+    )
 
 
 def _judge(spec_path, outcome, config) -> bool:
@@ -60,7 +77,7 @@ def test_axis_log_grid_and_list():
     assert Axis(values=(0.2, 0.5)).array().tolist() == [0.2, 0.5]
 
 
-BAD = textwrap.dedent('''
+BAD = textwrap.dedent("""
     id = "x.bad"
     title = "t"
     claim = "c"
@@ -74,18 +91,26 @@ BAD = textwrap.dedent('''
     metric = "agreement"
     rule = "at_least"
     expect = 0.95
-''')
+""")
 
 
-@pytest.mark.parametrize("line,message", [
-    ("r = { log = [10, 0.1], points = 5 }", "experiment.r: log = [low, high] needs 0 < low < high (got [10, 0.1])"),
-    ("r = { log = [0.1, 10], points = 1 }", "experiment.r: points must be >= 2 (got 1)"),
-    ("r = { log = [0.1, 10] }",
-     "experiment.r: expected { log = [low, high], points = n } or a list of values, got keys ['log']"),
-    ("p = [0.5, 1.5]", "experiment.p: must lie in (0, 1] (got 1.5)"),
-    ("diagram = \"two_in_on\"",
-     "experiment.diagram: unknown value 'two_in_on' (did you mean 'two_in_one'?); known: three_in_two, two_in_one"),
-])
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ("r = { log = [10, 0.1], points = 5 }", "experiment.r: log = [low, high] needs 0 < low < high (got [10, 0.1])"),
+        ("r = { log = [0.1, 10], points = 1 }", "experiment.r: points must be >= 2 (got 1)"),
+        (
+            "r = { log = [0.1, 10] }",
+            "experiment.r: expected { log = [low, high], points = n } or a list of values, got keys ['log']",
+        ),
+        ("p = [0.5, 1.5]", "experiment.p: must lie in (0, 1] (got 1.5)"),
+        (
+            'diagram = "two_in_on"',
+            "experiment.diagram: unknown value 'two_in_on' (did you mean 'two_in_one'?); "
+            "known: three_in_two, two_in_one",
+        ),
+    ],
+)
 def test_bad_phase_specs_name_the_field(tmp_path, line, message):
     path = write_spec(tmp_path, "x.bad.toml", BAD.format(line=line))
     with pytest.raises(SpecErrors) as err:
@@ -96,6 +121,7 @@ def test_bad_phase_specs_name_the_field(tmp_path, line, message):
 def test_phase_specs_resolve_per_profile():
     spec = load_spec_file(SPECS / "tms.two-in-one-phase.toml")
     from verify.validation import experiment_config
+
     quick, full = experiment_config(spec, "quick"), experiment_config(spec, "full")
     assert quick.r.array().size == 11 and full.r.array().size == 25
     assert experiment_config(spec, "quick", control=True).model == "linear"
@@ -185,8 +211,9 @@ def test_boundary_distance():
 
 # ----------------------------------------------------------------------------- free optimum
 def test_free_optimum_kind_and_its_linear_control():
-    config = FreeOptimumConfig(r=Axis(values=(0.3, 3.0)), p=Axis(values=(0.03,)), restarts=0,
-                               boundary_r=Axis(values=(0.3,)), boundary_tol=0.02)
+    config = FreeOptimumConfig(
+        r=Axis(values=(0.3, 3.0)), p=Axis(values=(0.03,)), restarts=0, boundary_r=Axis(values=(0.3,)), boundary_tol=0.02
+    )
     out = run_free_optimum(config, RunContext())
     m = {k: float(x.fn(out, config)[0, 0]) for k, x in PHASE_FREE_OPTIMUM.metrics.items()}
     assert m["excess_over_closed_form"] <= 1e-12 and m["free_agreement"] == 1.0
@@ -199,8 +226,13 @@ def test_free_optimum_kind_and_its_linear_control():
     out = run_free_optimum(linear, RunContext())
     results = [judge_check(c, out, linear, PHASE_FREE_OPTIMUM.metrics, ANALYTIC) for c in spec.check]
     assert [r.metric for r in results if not r.passed] == [
-        "excess_over_closed_form", "free_agreement", "boundary_shift", "free_kink", "probe_margin",
-        "probe_superposed"]
+        "excess_over_closed_form",
+        "free_agreement",
+        "boundary_shift",
+        "free_kink",
+        "probe_margin",
+        "probe_superposed",
+    ]
 
 
 # ----------------------------------------------------------------------------- plots

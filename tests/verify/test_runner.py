@@ -23,8 +23,11 @@ def test_tiny_claim_passes_and_its_control_fails(tiny_spec_path: Path, tmp_path:
 
 def test_verdict_flips_when_the_control_is_swapped_in(tiny_spec_path: Path, tmp_path: Path) -> None:
     (spec,) = load_specs([tiny_spec_path])
-    swapped = attrs.evolve(spec, experiment={**spec.experiment, **spec.control}, control=dict(
-        model=spec.experiment["model"], sparsity=spec.experiment["sparsity"]))
+    swapped = attrs.evolve(
+        spec,
+        experiment={**spec.experiment, **spec.control},
+        control=dict(model=spec.experiment["model"], sparsity=spec.experiment["sparsity"]),
+    )
     (result,) = run([swapped], profile="quick", device="cpu", out=tmp_path / "out")
     assert result.verdict == "fail"
     assert not result.main.passed

@@ -26,29 +26,38 @@ def config(**kw) -> SAEConfig:
     return converter.structure({**BASE, **kw}, SAEConfig)
 
 
-@pytest.mark.parametrize("bad, field", [
-    (dict(directions="orthogonal"), "directions"),  # n = 6 > m = 4
-    (dict(variant="topk", k=[2, 9]), "k"),  # K > d_sae
-    (dict(k=2.5), "k"),
-    (dict(firing=[0.1, 0.2]), "firing"),
-    (dict(parents=[-1, 2, -1, -1, -1, -1]), "parents"),
-    (dict(absorption_pair=[0, 0]), "absorption_pair"),
-    (dict(variant="sparse"), "variant"),
-    (dict(variant={"name": "topk", "aux_k": -1}), "aux_k"),
-    (dict(variant={"resample_every": 3}), "name"),
-    (dict(baseline_penalty=[0.1]), "baseline_penalty"),  # a baseline grid without a baseline
-    (dict(density=[0.1, 1.5]), "density"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        (dict(directions="orthogonal"), "directions"),  # n = 6 > m = 4
+        (dict(variant="topk", k=[2, 9]), "k"),  # K > d_sae
+        (dict(k=2.5), "k"),
+        (dict(firing=[0.1, 0.2]), "firing"),
+        (dict(parents=[-1, 2, -1, -1, -1, -1]), "parents"),
+        (dict(absorption_pair=[0, 0]), "absorption_pair"),
+        (dict(variant="sparse"), "variant"),
+        (dict(variant={"name": "topk", "aux_k": -1}), "aux_k"),
+        (dict(variant={"resample_every": 3}), "name"),
+        (dict(baseline_penalty=[0.1]), "baseline_penalty"),  # a baseline grid without a baseline
+        (dict(density=[0.1, 1.5]), "density"),
+    ],
+)
 def test_config_validation_names_the_field(bad: dict, field: str) -> None:
     with pytest.raises(Exception) as exc:
         config(**bad)
     assert any(path.split(".")[-1] == field for path, _ in structure_errors(exc.value, "experiment"))
 
 
-@pytest.mark.parametrize("variant, knob", [
-    ("l1", "aux_k"), ("topk", "resample_every"), ("gated", "threshold_init"), ("pca", "resample_scale"),
-    ("jumprelu", "threshold_int"),
-])
+@pytest.mark.parametrize(
+    "variant, knob",
+    [
+        ("l1", "aux_k"),
+        ("topk", "resample_every"),
+        ("gated", "threshold_init"),
+        ("pca", "resample_scale"),
+        ("jumprelu", "threshold_int"),
+    ],
+)
 def test_a_knob_the_variant_lacks_is_an_unknown_key_under_variant(variant: str, knob: str) -> None:
     with pytest.raises(Exception) as exc:
         config(variant={"name": variant, knob: 1})
@@ -61,16 +70,19 @@ def test_one_config_class_per_sae_model_plus_pca() -> None:
 
 
 def test_each_variant_gets_only_its_own_knobs_and_axes() -> None:
-    c = config(variant={"name": "l1", "resample_every": 10, "resample_scale": 1.0}, steps=35, penalty=[0.1, 0.2],
-               k=[1, 2])
+    c = config(
+        variant={"name": "l1", "resample_every": 10, "resample_scale": 1.0}, steps=35, penalty=[0.1, 0.2], k=[1, 2]
+    )
     assert c.variant == L1Variant(resample_every=10, resample_scale=1.0)
     opts = c.variant.model_options({"penalty": [0.1, 0.2]}, c.steps)
     assert opts == dict(penalty=[0.1, 0.2], resample_at=[10, 20, 30], resample_from="input", resample_scale=1.0)
     assert config(variant="gated").variant == GatedVariant()
     assert config(variant="jumprelu").variant.model_options({"penalty": [0.1], "bandwidth": [0.2]}, 9) == dict(
-        penalty=[0.1], bandwidth=[0.2], threshold_init=0.05)
+        penalty=[0.1], bandwidth=[0.2], threshold_init=0.05
+    )
     assert config(variant={"name": "topk", "aux_k": 6}).variant.model_options({"k": [2.0]}, 9) == dict(
-        k=[2], aux_coeff=1 / 32, aux_k=6)
+        k=[2], aux_coeff=1 / 32, aux_k=6
+    )
     assert config(variant="pca").variant.axes == ()
     base = config(variant="gated", baseline={"name": "topk", "aux_coeff": 0.0}, penalty=[0.1], baseline_k=[2])
     side = base.baseline_config()
@@ -122,9 +134,14 @@ def test_frontier_interpolates_in_log_log_and_is_conservative() -> None:
 
 def fake(gamma, baseline_gamma, l0=None, fvu=None, bl0=None, bfvu=None) -> Outcome:
     P = len(gamma)
-    arrays = {"gamma": np.array(gamma)[:, None], "baseline_gamma": np.array(baseline_gamma)[:, None],
-              "l0": np.array(l0 or [1.0] * P)[:, None], "fvu": np.array(fvu or [0.1] * P)[:, None],
-              "baseline_l0": np.array(bl0 or [1.0] * P)[:, None], "baseline_fvu": np.array(bfvu or [0.1] * P)[:, None]}
+    arrays = {
+        "gamma": np.array(gamma)[:, None],
+        "baseline_gamma": np.array(baseline_gamma)[:, None],
+        "l0": np.array(l0 or [1.0] * P)[:, None],
+        "fvu": np.array(fvu or [0.1] * P)[:, None],
+        "baseline_l0": np.array(bl0 or [1.0] * P)[:, None],
+        "baseline_fvu": np.array(bfvu or [0.1] * P)[:, None],
+    }
     return Outcome(points=[{"penalty": 0.1 * (i + 1)} for i in range(P)], arrays=arrays)
 
 
@@ -146,7 +163,7 @@ def test_frontier_verdict_flips_when_the_variant_is_not_better() -> None:
     assert not judge_check(check, beyond, c, sae_metrics, ANALYTIC).passed  # L0 beyond the baseline's range: NaN
 
 
-TOPK_SPEC = textwrap.dedent('''
+TOPK_SPEC = textwrap.dedent("""
     id = "test.topk-l0"
     title = "TopK keeps K"
     claim = "A TopK SAE keeps exactly K latents active on every input (a tiny, fast version)."
@@ -172,7 +189,7 @@ TOPK_SPEC = textwrap.dedent('''
     expect = "experiment.k"
     [control]
     variant = "l1"
-''')
+""")
 
 
 def test_tiny_spec_passes_and_its_control_fails(tmp_path) -> None:

@@ -42,24 +42,43 @@ def test_tiny_spec_loads(tiny_spec_path: Path) -> None:
     [
         ('title = "tiny linear top-m"', 'title = tiny"', "s.toml: invalid TOML: Invalid value (at line 3, column 9)"),
         ("n_hidden = 2", "n_hidden = 0", "s.toml: experiment.n_hidden: must be >= 1 (got 0)"),
-        ("sparsity = [0.0, 0.9]", "sparsity = [0.0, 1.0]",
-         "s.toml: experiment.sparsity: must lie in [0, 1) (got 1.0; S = 1 would mean no data)"),
+        (
+            "sparsity = [0.0, 0.9]",
+            "sparsity = [0.0, 1.0]",
+            "s.toml: experiment.sparsity: must lie in [0, 1) (got 1.0; S = 1 would mean no data)",
+        ),
         ("seeds = 2", "seeds = 2\nseedz = 3", "s.toml: experiment.seedz: unknown key"),
         ("n_features = 5", 'n_features = "five"', "s.toml: experiment.n_features: expected an integer, got 'five'"),
         ("n_features = 5", "n_features = 5.5", "s.toml: experiment.n_features: expected an integer, got 5.5"),
-        ('model = "linear"', 'model = "lineer"',
-         "s.toml: experiment.model: unknown value 'lineer' (did you mean 'linear'?); known: linear, relu_output"),
-        ('metric = "n_represented"', 'metric = "n_represnted"',
-         "s.toml: check[1].metric: unknown metric 'n_represnted' for experiment kind 'toy' (did you mean "
-         "'n_represented'?); known: "),
-        ('rule = "equal"', 'rule = "equals"',
-         "s.toml: check[0].rule: unknown rule 'equals' (did you mean 'equal'?); known: at_least, at_most, close, "
-         "equal, monotone"),
-        ('kind = "toy"', 'kind = "toys"', "s.toml: experiment.kind: unknown experiment kind 'toys' (did you mean 'toy'?)"),
+        (
+            'model = "linear"',
+            'model = "lineer"',
+            "s.toml: experiment.model: unknown value 'lineer' (did you mean 'linear'?); known: linear, relu_output",
+        ),
+        (
+            'metric = "n_represented"',
+            'metric = "n_represnted"',
+            "s.toml: check[1].metric: unknown metric 'n_represnted' for experiment kind 'toy' (did you mean "
+            "'n_represented'?); known: ",
+        ),
+        (
+            'rule = "equal"',
+            'rule = "equals"',
+            "s.toml: check[0].rule: unknown rule 'equals' (did you mean 'equal'?); known: at_least, at_most, close, "
+            "equal, monotone",
+        ),
+        (
+            'kind = "toy"',
+            'kind = "toys"',
+            "s.toml: experiment.kind: unknown experiment kind 'toys' (did you mean 'toy'?)",
+        ),
         ('title = "tiny linear top-m"\n', "", "s.toml: title: required field missing"),
         ('[control]\nmodel = "relu_output"', '[control]\nmodle = "relu_output"', "s.toml: control.modle: unknown key"),
-        ("steps = { quick = 300, full = 3000 }", "steps = { quick = 300 }",
-         "s.toml: experiment.steps: no value for profile 'full'"),
+        (
+            "steps = { quick = 300, full = 3000 }",
+            "steps = { quick = 300 }",
+            "s.toml: experiment.steps: no value for profile 'full'",
+        ),
         ('id = "test.tiny-linear"', 'id = "Test Tiny"', "s.toml: id: must match regex"),
     ],
 )
@@ -70,8 +89,10 @@ def test_bad_input_is_named(tmp_path: Path, old: str, new: str, message: str) ->
 
 def test_unknown_analytic_reference_suggests(tmp_path: Path) -> None:
     errors = _errors(tmp_path, _edit('expect = "analytic.linear.top_m"', 'expect = "analytic.linear.top_n"'))
-    assert errors[0].startswith("s.toml: check[0].expect: unknown analytic reference 'analytic.linear.top_n' "
-                                "(did you mean 'analytic.linear.top_m'?)")
+    assert errors[0].startswith(
+        "s.toml: check[0].expect: unknown analytic reference 'analytic.linear.top_n' "
+        "(did you mean 'analytic.linear.top_m'?)"
+    )
 
 
 def test_rule_specific_fields(tmp_path: Path) -> None:
@@ -79,7 +100,8 @@ def test_rule_specific_fields(tmp_path: Path) -> None:
     assert _errors(tmp_path, text) == ["s.toml: check[1].rel_tol: rule 'close' needs rel_tol or abs_tol > 0"]
     text = _edit('rule = "at_most"\nexpect = "experiment.n_hidden"', 'rule = "monotone"\naxis = "density"')
     assert _errors(tmp_path, text) == [
-        "s.toml: check[1].axis: rule 'monotone' needs a grid axis (a list-valued field); this spec's axes: sparsity"]
+        "s.toml: check[1].axis: rule 'monotone' needs a grid axis (a list-valued field); this spec's axes: sparsity"
+    ]
 
 
 def test_all_files_checked_in_one_pass_with_duplicates(tmp_path: Path) -> None:
@@ -98,14 +120,31 @@ def test_resolve_profile_nested() -> None:
     assert resolve_profile(raw, "full") == {"steps": 2, "importance": {"geometric": 0.7}}
 
 
-toml_values = st.one_of(st.integers(-5, 5), st.floats(-2, 2, allow_nan=False), st.text(max_size=5),
-                        st.booleans(), st.lists(st.integers(-2, 2), max_size=3))
+toml_values = st.one_of(
+    st.integers(-5, 5),
+    st.floats(-2, 2, allow_nan=False),
+    st.text(max_size=5),
+    st.booleans(),
+    st.lists(st.integers(-2, 2), max_size=3),
+)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(line=st.sampled_from(["n_features = 5", "n_hidden = 2", "sparsity = [0.0, 0.9]", "seeds = 2",
-                             'metric = "n_represented"', 'rule = "equal"', "lr = 0.01", 'model = "linear"']),
-       value=toml_values)
+@given(
+    line=st.sampled_from(
+        [
+            "n_features = 5",
+            "n_hidden = 2",
+            "sparsity = [0.0, 0.9]",
+            "seeds = 2",
+            'metric = "n_represented"',
+            'rule = "equal"',
+            "lr = 0.01",
+            'model = "linear"',
+        ]
+    ),
+    value=toml_values,
+)
 def test_fuzzed_specs_exit_2_without_traceback(tmp_path_factory, capsys, line: str, value) -> None:
     """Any value in any field: exit 0 or 2 with located messages — never a traceback."""
     import json

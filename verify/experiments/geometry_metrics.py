@@ -37,7 +37,7 @@ __all__ = [
 # tetrahedron, triangle, digon, pentagon, square antiprism.
 _NAMES = ("dedicated", "tetrahedron", "triangle", "digon", "pentagon", "square_antiprism")
 FRACTIONS: tuple[Fraction, ...] = tuple(polytopes.expected_dimensionality(n) for n in _NAMES)
-_FR = np.array([float(f) for f in FRACTIONS])
+_FRACTION_VALUES = np.array([float(f) for f in FRACTIONS])
 
 
 # ---------------------------------------------------------------- helpers
@@ -74,7 +74,7 @@ def nearest_fraction(D: np.ndarray, tol: float) -> np.ndarray:
     Nearest first, then the band: 2/5 and 3/8 are only 0.025 apart, so a value is never counted
     for both.
     """
-    dist = np.abs(np.asarray(D)[..., None] - _FR)  # (…, 6)
+    dist = np.abs(np.asarray(D)[..., None] - _FRACTION_VALUES)  # (…, 6)
     k = dist.argmin(-1)
     return np.where(np.take_along_axis(dist, k[..., None], -1)[..., 0] <= tol, k, -1)
 
@@ -98,7 +98,7 @@ def _dim_sum_ratio(o: Outcome, c: Any) -> np.ndarray:
 def _near_counts(o: Outcome, c: Any) -> np.ndarray:
     D = per_point(o, metrics.dimensionality(batched_weights(o)))  # (P, S, F)
     k = np.where(represented_mask(o), nearest_fraction(D, c.fraction_tol), -1)
-    return (k[..., None] == np.arange(len(_FR))).sum(axis=2)  # (P, S, 6)
+    return (k[..., None] == np.arange(len(_FRACTION_VALUES))).sum(axis=2)  # (P, S, 6)
 
 
 def _near_share(o: Outcome, c: Any) -> np.ndarray:
@@ -207,8 +207,11 @@ def _geometry_loss_gap(o: Outcome, c: Any) -> np.ndarray:
     """Best loss among all-features restarts − best loss among collapsed restarts (NaN if either is
     missing at that point): negative where the pentagon wins, positive where the digons win."""
     full, collapsed = restart_geometry(o)
-    L = o.arrays["restart_loss"]
-    best = lambda mask: np.where(mask.any(-1), np.where(mask, L, np.inf).min(-1), np.nan)  # noqa: E731
+    losses = o.arrays["restart_loss"]  # (P, S, R)
+
+    def best(mask: np.ndarray) -> np.ndarray:  # lowest loss among the restarts in `mask`, NaN if none
+        return np.where(mask.any(-1), np.where(mask, losses, np.inf).min(-1), np.nan)
+
     return best(full) - best(collapsed)
 
 
