@@ -22,6 +22,7 @@ only extra parameters), and decoder atoms have unit norm as in the base.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,18 +39,14 @@ class GatedSAE(SAE):
 
     def __init__(
         self,
-        n_instances: int,
-        n_dims: int,
-        d_sae: int,
-        *,
-        generator: torch.Generator,
+        *args: Any,
         penalty: float | Sequence[float] = 0.1,
-        **kw,
+        **kw: Any,
     ) -> None:
-        super().__init__(n_instances, n_dims, d_sae, generator=generator, **kw)
+        super().__init__(*args, **kw)  # sizes, generator, device, dtype, dead_window: see SAE
         device, dtype = self.W_dec.device, self.W_dec.dtype
-        self.r_mag = nn.Parameter(torch.zeros((n_instances, d_sae), device=device, dtype=dtype))  # (I, D)
-        self.b_mag = nn.Parameter(torch.zeros((n_instances, d_sae), device=device, dtype=dtype))  # (I, D)
+        self.r_mag = nn.Parameter(torch.zeros((self.n_instances, self.d_sae), device=device, dtype=dtype))  # (I, D)
+        self.b_mag = nn.Parameter(torch.zeros((self.n_instances, self.d_sae), device=device, dtype=dtype))  # (I, D)
         self.register_buffer("penalty", self.hyper(penalty))  # λ, (I,)
 
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -90,20 +90,16 @@ class JumpReLUSAE(SAE):
 
     def __init__(
         self,
-        n_instances: int,
-        n_dims: int,
-        d_sae: int,
-        *,
-        generator: torch.Generator,
+        *args: Any,
         penalty: float | Sequence[float] = 0.01,
         bandwidth: float | Sequence[float] = 0.05,
         threshold_init: float = 0.05,
-        **kw,
+        **kw: Any,
     ) -> None:
-        super().__init__(n_instances, n_dims, d_sae, generator=generator, **kw)
+        super().__init__(*args, **kw)  # sizes, generator, device, dtype, dead_window: see SAE
         device, dtype = self.W_dec.device, self.W_dec.dtype
         log_theta = torch.full(
-            (n_instances, d_sae), float(torch.log(torch.tensor(threshold_init))), device=device, dtype=dtype
+            (self.n_instances, self.d_sae), float(torch.log(torch.tensor(threshold_init))), device=device, dtype=dtype
         )
         self.log_threshold = nn.Parameter(log_theta)  # (I, D)
         self.register_buffer("penalty", self.hyper(penalty))  # λ, (I,)

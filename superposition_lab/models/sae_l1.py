@@ -21,6 +21,7 @@ this hook, which matters little here: a dead latent's gradients have been zero f
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 
@@ -36,18 +37,14 @@ class L1SAE(SAE):
 
     def __init__(
         self,
-        n_instances: int,
-        n_dims: int,
-        d_sae: int,
-        *,
-        generator: torch.Generator,
+        *args: Any,
         penalty: float | Sequence[float] = 0.1,
         resample_at: Iterable[int] = (),
         resample_from: str = "input",
         resample_scale: float = 0.2,
-        **kw,
+        **kw: Any,
     ) -> None:
-        super().__init__(n_instances, n_dims, d_sae, generator=generator, **kw)
+        super().__init__(*args, **kw)  # sizes, generator, device, dtype, dead_window: see SAE
         self.register_buffer("penalty", self.hyper(penalty))  # λ, (I,)
         self.resample_at = frozenset(int(s) for s in resample_at)  # training steps (1-based count)
         if resample_from not in ("input", "residual"):

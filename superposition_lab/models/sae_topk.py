@@ -19,6 +19,7 @@ latents a gradient toward directions the live ones miss. K and α are per instan
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -45,25 +46,21 @@ class TopKSAE(SAE):
 
     def __init__(
         self,
-        n_instances: int,
-        n_dims: int,
-        d_sae: int,
-        *,
-        generator: torch.Generator,
+        *args: Any,
         k: int | Sequence[int] = 4,
         aux_coeff: float | Sequence[float] = 1 / 32,
         aux_k: int = 0,
-        **kw,
+        **kw: Any,
     ) -> None:
-        super().__init__(n_instances, n_dims, d_sae, generator=generator, **kw)
+        super().__init__(*args, **kw)  # sizes, generator, device, dtype, dead_window: see SAE
         per_k = torch.as_tensor(k, device=self.W_dec.device).long()
         if per_k.ndim == 0:
-            per_k = per_k.expand(n_instances).clone()
-        if per_k.shape != (n_instances,) or (per_k < 1).any() or (per_k > d_sae).any():
-            raise ValueError(f"k must be one integer in [1, d_sae={d_sae}] or one per instance, got {k!r}")
+            per_k = per_k.expand(self.n_instances).clone()
+        if per_k.shape != (self.n_instances,) or (per_k < 1).any() or (per_k > self.d_sae).any():
+            raise ValueError(f"k must be one integer in [1, d_sae={self.d_sae}] or one per instance, got {k!r}")
         self.register_buffer("k", per_k)  # (I,)
         self.register_buffer("aux_coeff", self.hyper(aux_coeff))  # α, (I,)
-        self.aux_k = int(aux_k) if aux_k else min(d_sae, 2 * int(per_k.max()))  # k_aux
+        self.aux_k = int(aux_k) if aux_k else min(self.d_sae, 2 * int(per_k.max()))  # k_aux
 
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.pre_activation(x)  # (I, B, D)

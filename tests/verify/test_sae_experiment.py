@@ -11,8 +11,10 @@ from superposition_lab.models import SAES
 from tests.conftest import write_spec
 from verify.checks import judge_check
 from verify.errors import structure_errors
-from verify.experiments.sae import SAEConfig, frontier_fvu, plot_sae, run_sae, sae_metrics
-from verify.experiments.sae_config import VARIANTS, GatedVariant, L1Variant, TopKVariant
+from verify.experiments.sae import run_sae
+from verify.experiments.sae_config import VARIANTS, GatedVariant, L1Variant, SAEConfig, TopKVariant
+from verify.experiments.sae_measures import frontier_fvu, sae_metrics
+from verify.experiments.sae_plot import plot_sae
 from verify.kind import Outcome, RunContext
 from verify.loading import load_specs
 from verify.registry import ANALYTIC
