@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from verify.files import atomic_write, entry_lock
+from verify.files import LockBusy, atomic_write, entry_lock
 from verify.kind import Outcome
 
-__all__ = ["entry_path", "entry_lock", "save_outcome", "load_outcome", "save_json", "load_json", "log"]
+__all__ = ["entry_path", "entry_lock", "LockBusy", "save_outcome", "load_outcome", "save_json", "load_json", "log"]
 
 log = logging.getLogger("verify.cache")  # warnings reach stderr as plain lines unless logging is configured
 

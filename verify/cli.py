@@ -18,6 +18,7 @@ from superposition_lab.train import resolve_device
 from verify import cli_help, metrics_doc, outputs, provenance, report
 from verify.diff import diff_docs, diff_text
 from verify.errors import SpecErrors, did_you_mean
+from verify.executors import ExecutorSettings, ExecutorUnavailable, add_options, make_executor
 from verify.files import writable_dir
 from verify.loading import load_specs
 from verify.registry import UnknownName
@@ -64,17 +65,20 @@ def _select(targets: list[str], tags: list[str], specs_dir: str) -> list[Spec]:
 
 
 class _ProgressReporter:
-    """A rich progress bar per spec side (claim, control) while it trains."""
+    """A rich progress bar per spec side (claim, control) while it trains; with a parallel executor,
+    one bar over every job (`start(None, …)`)."""
 
     def __init__(self, progress: Progress) -> None:
         self.bar = progress
         self.task: TaskID | None = None
         self.label = ""
+        self.overall = False
 
-    def start(self, spec: Spec, side: str) -> None:
+    def start(self, spec: Spec | None, side: str) -> None:
         if self.task is not None:
             self.bar.update(self.task, visible=False)
-        self.label = f"{spec.id} ({side})"
+        self.overall = spec is None  # one bar for the whole run: it stays until the end
+        self.label = f"{spec.id} ({side})" if spec is not None else side
         self.task = self.bar.add_task(self.label, total=None)
 
     def progress(self, advance: int, total: int) -> None:
@@ -82,7 +86,7 @@ class _ProgressReporter:
             self.bar.update(self.task, total=total, advance=advance)
 
     def done(self, result: SpecResult) -> None:
-        if self.task is not None:
+        if self.task is not None and not self.overall:
             self.bar.update(self.task, visible=False)
             self.task = None
         mark = {
@@ -95,10 +99,15 @@ class _ProgressReporter:
 
 
 def _run_and_write(args: argparse.Namespace, specs: list[Spec], show_table: bool) -> int:
-    try:
-        resolve_device(args.device)
-    except RuntimeError as exc:
-        raise BadInput(str(exc)) from None
+    settings = ExecutorSettings.from_args(args)
+    problems = settings.problems() + [p for p in [settings.device_problem(args.device)] if p]
+    if problems:
+        raise BadInput("; ".join(problems))
+    if settings.name == "local":  # a Ray worker resolves the device itself
+        try:
+            resolve_device(args.device)
+        except RuntimeError as exc:
+            raise BadInput(str(exc)) from None
 
     out = Path(args.out)
     why = writable_dir(out)
@@ -117,19 +126,28 @@ def _run_and_write(args: argparse.Namespace, specs: list[Spec], show_table: bool
         TimeRemainingColumn(),
     ]
     try:
+        executor, in_flight = make_executor(settings)
+    except ExecutorUnavailable as exc:
+        raise BadInput(str(exc)) from None
+    try:
         with Progress(*columns, console=con, transient=True, disable=not sys.stderr.isatty()) as bar:
             results = run(
                 specs,
                 profile=args.profile,
-                device=args.device,
+                device=settings.device(args.device),
                 out=out,
                 use_cache=not getattr(args, "no_cache", False),
                 reporter=_ProgressReporter(bar),
-                on_result=lambda so_far: report.write_results(so_far, out),
-            )  # a partial report
+                on_result=lambda so_far: report.write_results(so_far, out),  # a partial report
+                executor=executor,
+                max_in_flight=in_flight,
+                threads_per_job=settings.threads if settings.name != "local" else None,
+            )
     except KeyboardInterrupt:
         _err(f"interrupted — finished runs are cached in {out / 'cache'}; run the same command to resume")
         return 130
+    finally:
+        executor.shutdown()
     if show_table:
         report.print_table(results, con)
     try:
@@ -213,6 +231,7 @@ def _parser() -> argparse.ArgumentParser:
         if run:
             sp.add_argument("--profile", choices=PROFILES, default="quick")
             sp.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+            add_options(sp)
 
     sp = sub.add_parser("list", help="the claims, their sources and last verdicts")
     common(sp, run=False)

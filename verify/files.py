@@ -5,6 +5,8 @@ renames it over `path` (os.replace), so a reader sees the old file or the new on
 one, and two writers never share a temporary name. `entry_lock(path)` holds an exclusive lock on
 `<path>.lock` (fcntl.flock where it exists, else an O_EXCL lock file that is polled), so two runs
 sharing one out/ folder compute each cache entry once: the second waits, then reads the first's.
+With `blocking=False` a held lock raises `LockBusy` instead of waiting (the runner, while it has jobs
+in flight, takes the next entry rather than wait with locks of its own held).
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["atomic_write", "entry_lock", "writable_dir", "sha256_file"]
+__all__ = ["atomic_write", "entry_lock", "LockBusy", "writable_dir", "sha256_file"]
 
 STALE_LOCK_SECONDS = 6 * 3600.0  # the fallback lock file of a run that died is ignored after this
+
+
+class LockBusy(Exception):
+    """Another process holds the entry's lock (raised only by `entry_lock(…, blocking=False)`)."""
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], mode: str = "w") -> Path:
@@ -53,9 +59,12 @@ def sha256_file(path: str | Path) -> str:
 
 
 @contextlib.contextmanager
-def _flock(lock: Path) -> Iterator[None]:
+def _flock(lock: Path, blocking: bool = True) -> Iterator[None]:
     with open(lock, "a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockBusy(str(lock)) from None
         try:
             yield
         finally:
@@ -63,7 +72,7 @@ def _flock(lock: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _lockfile(lock: Path, poll: float = 0.2) -> Iterator[None]:
+def _lockfile(lock: Path, poll: float = 0.2, blocking: bool = True) -> Iterator[None]:
     """Where there is no fcntl: create the lock file exclusively, waiting while another holds it."""
     while True:
         try:
@@ -74,6 +83,8 @@ def _lockfile(lock: Path, poll: float = 0.2) -> Iterator[None]:
                 if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
                     lock.unlink()
                     continue
+            if not blocking:
+                raise LockBusy(str(lock)) from None
             time.sleep(poll)
     try:
         os.write(fd, str(os.getpid()).encode())
@@ -84,12 +95,15 @@ def _lockfile(lock: Path, poll: float = 0.2) -> Iterator[None]:
             lock.unlink()
 
 
-def entry_lock(path: str | Path, use_fcntl: bool | None = None) -> contextlib.AbstractContextManager[None]:
-    """An exclusive lock for the cache entry `path` (on `<path>.lock`), held for the `with` block."""
+def entry_lock(
+    path: str | Path, use_fcntl: bool | None = None, blocking: bool = True
+) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock for the cache entry `path` (on `<path>.lock`), held for the `with` block;
+    with `blocking=False`, entering raises `LockBusy` when another process holds it."""
     lock = Path(str(path) + ".lock")
     if use_fcntl is None:
         use_fcntl = fcntl is not None
-    return _flock(lock) if use_fcntl else _lockfile(lock)
+    return _flock(lock, blocking) if use_fcntl else _lockfile(lock, blocking=blocking)
 
 
 def writable_dir(path: str | Path) -> str | None:
