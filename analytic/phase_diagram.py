@@ -11,7 +11,7 @@ solutions, closed forms, classifier) and gets the rest from a `PhaseDiagram`:
   root finding for crossings and boundaries, one-sided slopes at a boundary, the near-boundary test;
 - `PhaseDiagram`: binds them (and the free optimum of `analytic.free_optimum`) to one diagram; its
   methods are the public functions `phase`, `crossing`, `boundaries`, `boundary`, `slope_jump`,
-  `near_boundary`, `free_optimum`, `phase_map_difference` and `free_boundary` of each diagram module.
+  `near_boundary`, `phases_near`, `free_optimum`, `phase_map_difference` and `free_boundary` of each diagram module.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ __all__ = [
     "find_boundaries",
     "jump_at",
     "phase_changes_near",
+    "phases_within",
     "PhaseDiagram",
 ]
 
@@ -166,6 +167,14 @@ def phase_changes_near(
     return bool(near) if near.ndim == 0 else near
 
 
+def phases_within(phase_fn: Callable, r: float, p: float, margin: float, samples: int = 17) -> frozenset[str]:
+    """The phases `phase_fn` takes within `margin` decades of one point (r, p), on the box of
+    `phase_changes_near`: one phase away from every boundary, the phases that meet there near one."""
+    offsets = 10.0 ** np.linspace(-margin, margin, samples)
+    box = np.asarray(phase_fn(float(r) * offsets[:, None], np.minimum(float(p) * offsets[None, :], 1.0)))
+    return frozenset(str(name) for name in np.unique(box))
+
+
 # 3) one diagram ---------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class PhaseDiagram:
@@ -216,6 +225,11 @@ class PhaseDiagram:
     def near_boundary(self, r: float | Array, p: float | Array, margin: float) -> bool | Array:
         """True where a phase boundary passes within `margin` decades (in log r or log p) of (r, p)."""
         return phase_changes_near(self.phase, r, p, margin)
+
+    def phases_near(self, r: float, p: float, margin: float) -> frozenset[str]:
+        """The phases within `margin` decades (in log r or log p) of the point (r, p): {phase(r, p)}
+        away from every boundary, and the phases that meet at a boundary passing within the margin."""
+        return phases_within(self.phase, r, p, margin)
 
     # the free optimum over W and b (exact expected loss; machinery in analytic.free_optimum)
     def free_optimum(

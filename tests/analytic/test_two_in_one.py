@@ -198,3 +198,11 @@ def test_near_boundary_on_the_line_r_1():
     assert not two_in_one.near_boundary(1.0, 0.1, 0.1)
     grid = two_in_one.near_boundary(np.array([[0.2], [1.0]]), np.array([[0.05, 0.9]]), 0.1)
     assert grid.tolist() == [[False, False], [False, True]]
+
+
+def test_phases_near_names_the_phases_that_meet_at_a_boundary():
+    assert two_in_one.DIAGRAM.phases_near(0.2, 0.01, 0.1) == {"superposition"}  # far below p_c(0.2) ≈ 0.27
+    p_c = two_in_one.critical_density(0.2)
+    assert two_in_one.DIAGRAM.phases_near(0.2, p_c, 0.1) == {"superposition", "not_learned"}
+    assert two_in_one.DIAGRAM.phases_near(5.0, two_in_one.critical_density(5.0), 0.1) == {"superposition", "dedicated"}
+    assert two_in_one.DIAGRAM.phases_near(1.0, 0.9, 0.1) == {"not_learned", "dedicated"}  # the line r = 1

@@ -202,3 +202,22 @@ def test_schedules_and_restarts() -> None:
     with pytest.raises(ValueError):
         lr_factor(0, TrainConfig(schedule="step"))
     assert best_of_restarts(torch.tensor([3.0, 1.0, 2.0, 0.5, 0.7, 0.9]), 3).tolist() == [1, 3]
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_the_bias_is_trained(plain: bool) -> None:
+    """b starts at 0 and must move: with 2 of 5 features dropped the optimal bias is their mean, not 0
+    (a bias with no gradient still trains W, so only this catches it), on the fused and the generic path."""
+    model, sampler, imp, g = _setup("linear", seeds=1)
+    train(model, PlainSampler(sampler) if plain else sampler, imp, TrainConfig(steps=20, lr=0.02), generator=g)
+    assert float(model.b.detach().abs().max()) > 1e-3
+
+
+def test_the_schedule_changes_the_learning_rate_the_optimiser_uses() -> None:
+    """Same seed, same steps: a linear decay to 0 must end elsewhere than the constant rate."""
+    ends = []
+    for schedule in ("constant", "linear"):
+        model, sampler, imp, g = _setup("linear", seeds=1)
+        train(model, sampler, imp, TrainConfig(steps=20, lr=0.02, schedule=schedule), generator=g)
+        ends.append(model.W.detach().clone())
+    assert not torch.allclose(ends[0], ends[1])

@@ -199,6 +199,28 @@ def test_phase_point_reports_agreement_and_distance():
     linear = attrs.evolve(config, model="linear")
     out = run_phase_point(linear, RunContext(device="cpu"))
     assert float(PHASE_POINT.metrics["agrees_or_near"].fn(out, linear)[0, 0]) == 0.0
+    assert float(PHASE_POINT.metrics["in_nearby_phase"].fn(out, linear)[0, 0]) == 0.0
+    assert m["in_nearby_phase"] == 1.0
+
+
+def test_in_nearby_phase_judges_points_near_a_boundary():
+    """Near a boundary `agrees_or_near` passes whatever the model does; `in_nearby_phase` only
+    accepts the phases that meet there (here superposition and not_learned), not dedicated."""
+    r = 0.2
+    config = PhasePointConfig(log10_r=np.log10(r), log10_p=float(np.log10(two_in_one.critical_density(r))))
+    W = {"not_learned": [[1.0, 0.0]], "superposition": [[1.0, -1.0]], "dedicated": [[0.0, 1.0]]}
+    seen = {}
+    for name, w in W.items():
+        arrays = {
+            "W": np.array(w)[None, None],  # (1, 1, H, F), as run_phase_point leaves it
+            "loss": np.ones((1, 1)),
+            "r": np.array([[[r]]]),
+            "p": np.array([[[10**config.log10_p]]]),
+        }
+        out = Outcome(points=[{}], arrays=arrays)
+        seen[name] = float(PHASE_POINT.metrics["in_nearby_phase"].fn(out, config)[0, 0])
+        assert float(PHASE_POINT.metrics["agrees_or_near"].fn(out, config)[0, 0]) == 1.0
+    assert seen == {"not_learned": 1.0, "superposition": 1.0, "dedicated": 0.0}
 
 
 def test_boundary_distance():

@@ -227,16 +227,27 @@ def _point_agrees(o: Outcome, c: PhasePointConfig) -> np.ndarray:
     return np.array([[float(t["empirical"] == t["analytic"])]])
 
 
+def _point_in_nearby_phase(o: Outcome, c: PhasePointConfig) -> np.ndarray:
+    t = phase_tables(o, c)
+    r, p = float(o.arrays["r"].ravel()[0]), float(o.arrays["p"].ravel()[0])
+    return np.array([[float(str(t["empirical"]) in DIAGRAMS[c.diagram].DIAGRAM.phases_near(r, p, c.margin))]])
+
+
 def _point_distance(o: Outcome, c: PhasePointConfig) -> np.ndarray:
     return np.array([[boundary_distance(c.diagram, float(o.arrays["r"].ravel()[0]), float(o.arrays["p"].ravel()[0]))]])
 
 
 phase_point_metrics: dict[str, Metric] = {
     "agrees": Metric(_point_agrees, "1.0 if the kept model's phase is phase(r, p), else 0.0"),
+    "in_nearby_phase": Metric(
+        _point_in_nearby_phase,
+        "1.0 if the kept model's phase is one that phase(r′, p′) takes within `margin` decades of (r, p) "
+        "(= agrees away from a boundary; one of the phases that meet near one), else 0.0",
+    ),
     "boundary_distance": Metric(_point_distance, "decades (in log r or log p) to the nearest analytic boundary"),
     "agrees_or_near": Metric(
         lambda o, c: np.maximum(_point_agrees(o, c), _point_distance(o, c) < c.margin),
-        "1.0 if it agrees or lies within `margin` decades of a boundary (not judged there)",
+        "1.0 if it agrees or lies within `margin` decades of a boundary (there it cannot fail: use in_nearby_phase)",
     ),
     "loss_gap": Metric(
         lambda o, c: np.array([[_loss_gap(phase_tables(o, c), o.arrays["loss"][0, 0])]]),
