@@ -8,7 +8,8 @@ feature norms (P, S, R, F).
 For "The Geometry of Superposition" the data may also come in correlated or anticorrelated sets
 (`data`, `set_size`, `n_sets`), one feature's density may be swept on its own (`perturbed_density`,
 "Perturbing a Single Feature"), and `randomize` is a control that keeps the trained norms but
-draws random directions. The geometry metrics live in `geometry_metrics.py`, their figures in `geometry_plot.py`.
+draws random directions. The geometry metrics live in
+`geometry_metrics.py` and `set_metrics.py`, their figures in `geometry_plot.py`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from superposition_lab.models import MODELS
 from superposition_lab.train import best_of_restarts, evaluate, resolve_device, train
 from verify.experiments import geometry_metrics
 from verify.experiments.geometry_plot import geometry_plots
+from verify.experiments.set_metrics import set_metrics
 from verify.figures import save_figure
 from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, RunContext, grid_points
 from verify.registry import EXPERIMENTS
@@ -216,6 +218,7 @@ toy_metrics: dict[str, Metric] = {
     "dimensionality": Metric(_on_W(metrics.dimensionality), "D_i = ‖W_i‖²/Σ_j(Ŵ_i·W_j)² per feature"),
     "dstar": Metric(_on_W(metrics.dstar), "D* = m/‖W‖_F²"),
     **geometry_metrics.geometry_metrics,
+    **set_metrics,
 }
 
 
