@@ -20,10 +20,11 @@ from verify.diff import diff_docs, diff_text
 from verify.errors import SpecErrors, did_you_mean
 from verify.executors import ExecutorSettings, ExecutorUnavailable, add_options, make_executor
 from verify.files import writable_dir
+from verify.judgement import SpecResult
 from verify.loading import load_specs
 from verify.registry import UnknownName
 from verify.results_io import last_verdicts, load_results, results_path
-from verify.runner import SpecResult, run
+from verify.runner import run
 from verify.scaffold import write_scaffold
 from verify.spec import ID_PATTERN, PROFILES, Spec
 

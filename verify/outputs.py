@@ -10,11 +10,11 @@ from typing import Any
 
 from verify.diff import Diff, diff_docs
 from verify.files import sha256_file
+from verify.judgement import SpecResult
 from verify.junit import write_junit
 from verify.report import write_report
 from verify.report_html import write_html
 from verify.results_io import load_results, write_results
-from verify.runner import SpecResult
 from verify.step_summary import append_step_summary
 from verify.validation import experiment_kind
 

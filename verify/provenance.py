@@ -2,7 +2,7 @@
 
 `start_session` is called once by the command line before a run (argv, profile, requested device,
 UTC start); `collect` returns the provenance block written at the top of results.json and shown in
-the reports: git commit and dirty flag, the code hash that keys the cache (`runner.code_version`),
+the reports: git commit and dirty flag, the code hash that keys the cache (`jobs.code_version`),
 the command, profile, requested and resolved device, torch's thread count, UTC start and end, the
 machine (CPU model, cores, GPU model and driver when CUDA is available — never the hostname) and
 the versions of Python and every library a result depends on. The parts that cannot change during
@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from verify.runner import code_version
+from verify.jobs import code_version
 
 __all__ = ["start_session", "collect", "machine", "library_versions", "git_state", "utc_now", "LIBRARIES"]
 

@@ -19,8 +19,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from verify.jobs import code_version
+from verify.judgement import SpecResult
 from verify.results_io import is_stale, write_results, write_text
-from verify.runner import SpecResult, code_version
 from verify.summary import check_rows, control_text, counts_text, header_facts
 
 __all__ = ["print_table", "write_results", "write_report", "console", "markdown"]

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from verify.diff import Diff, change_text
+from verify.jobs import code_version
 from verify.results_io import is_stale, write_text
-from verify.runner import code_version
 from verify.summary import check_rows, control_text, header_facts, side_verdict
 
 __all__ = ["html_report", "write_html"]

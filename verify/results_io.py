@@ -3,7 +3,7 @@
 The document is `{"format": 2, "provenance": {…}, "results": [entry, …]}`: the provenance of the
 latest run (verify/provenance.py) and one entry per spec ever judged into this folder. A run
 replaces the entries of the specs it judged and keeps the others; each entry says when (UTC) and
-under which code hash (`runner.code_version`) it was obtained, so an entry from other code is
+under which code hash (`jobs.code_version`) it was obtained, so an entry from other code is
 reported as stale. Per entry, `provenance` holds the spec hash, the cache key(s), the seeds and grid
 points, and the sha256 digest of each side's Outcome arrays; `plots` lists each figure with its
 sha256. Non-finite numbers are written as null plus a `nonfinite` note (verify/strict_json.py), and
@@ -19,8 +19,9 @@ from typing import IO, Any
 
 from verify import provenance, strict_json
 from verify.files import atomic_write, sha256_file
+from verify.jobs import code_version
+from verify.judgement import Judgement, SpecResult, spec_hash
 from verify.kind import grid_points
-from verify.runner import Judgement, SpecResult, code_version, spec_hash
 from verify.validation import experiment_config, experiment_kind
 
 __all__ = [

@@ -18,12 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from verify.dispatch import Dispatch, Reporter
-from verify.jobs import cache_key, code_version
-from verify.judgement import Judgement, SpecResult, spec_hash, versions
+from verify.judgement import SpecResult
 from verify.spec import Spec
 
-__all__ = ["Judgement", "SpecResult", "Reporter", "run", "judge_spec", "code_version", "spec_hash", "cache_key"]
-__all__ += ["versions"]
+__all__ = ["run", "judge_spec"]
 
 
 def judge_spec(

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from verify.jobs import code_version
 from verify.results_io import is_stale
-from verify.runner import code_version
 from verify.summary import control_text, header_facts
 
 __all__ = ["step_summary", "append_step_summary", "MAX_BYTES"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from verify.jobs import code_version
 from verify.results_io import is_stale
-from verify.runner import code_version
 
 __all__ = [
     "KNOWN_VERDICTS",

@@ -14,8 +14,8 @@ import numpy as np  # noqa: E402
 from tests.conftest import TINY_SPEC, write_spec  # noqa: E402
 from verify.checks import CheckResult  # noqa: E402
 from verify.files import sha256_file  # noqa: E402
+from verify.judgement import Judgement, SpecResult  # noqa: E402
 from verify.loading import load_specs  # noqa: E402
-from verify.runner import Judgement, SpecResult  # noqa: E402
 from verify.spec import Spec  # noqa: E402
 
 

@@ -21,8 +21,7 @@ from verify import load_specs, run
 from verify.cli import main
 from verify.files import LockBusy, entry_lock
 from verify.jobs import Job, code_version, run_job
-from verify.judgement import drawn_points
-from verify.runner import SpecResult
+from verify.judgement import SpecResult, drawn_points
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,9 +11,9 @@ import pytest
 from tests.verify.fake_results import fake_result, tiny_specs
 from verify import strict_json
 from verify.cli import main
+from verify.jobs import code_version
 from verify.report import markdown
 from verify.results_io import last_verdicts, load_results, write_results
-from verify.runner import code_version
 
 
 def test_provenance_keys(tmp_path: Path) -> None:
