@@ -237,8 +237,8 @@ MUTANTS: tuple[Mutant, ...] = (
             ),
             Edit(
                 _TOY,
-                "return torch.bmm(h, self.W) + self.b[:, None, :]",
-                "return torch.bmm(h, self.W) + self.b.detach()[:, None, :]",
+                "return torch.bmm(self.hidden(x), self.W) + self.b[:, None, :]",
+                "return torch.bmm(self.hidden(x), self.W) + self.b.detach()[:, None, :]",
             ),
         ),
         ("tms.linear-top-m", "tms.pentagon", "tms.dimensionality-fractions"),

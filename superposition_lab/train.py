@@ -48,6 +48,8 @@ class TrainableModel(Protocol):
 
     def parameters(self) -> Iterator[nn.Parameter]: ...
 
+    def named_parameters(self) -> Iterator[tuple[str, nn.Parameter]]: ...
+
     def loss_terms(self, x: torch.Tensor, importance: torch.Tensor) -> dict[str, torch.Tensor]: ...
 
     def before_step(self) -> None: ...
@@ -77,12 +79,27 @@ class TrainConfig:
     prefetch: bool = True  # CPU: draw the next batch on a second thread (results are identical either way)
     shards: int = 0  # CPU fused step: threads it is split over, 0: by size, 1: none (results identical either way)
     scratch: bool = True  # fused step: reuse buffers for its big intermediates (results are identical either way)
+    snapshot_every: int = 0  # keep every parameter (on the host) and the loss every k steps, and the last; 0: none
 
 
 @attrs.define
 class TrainLog:
+    """What a run kept besides the final model: logged losses and, with `snapshot_every`, snapshots.
+
+    A snapshot at step t holds the parameters the step-t batch was evaluated on (before that step's
+    update) and that batch's per-instance loss: the trajectory of every instance for "during training"
+    claims (TMS "Learning Dynamics": feature dimensionalities jump between plateaus).
+    """
+
     steps: list[int] = attrs.field(factory=list)
     loss: list[list[float]] = attrs.field(factory=list)  # per logged step: per-instance loss
+    snapshot_steps: list[int] = attrs.field(factory=list)
+    snapshots: list[dict[str, torch.Tensor]] = attrs.field(factory=list)  # parameter name → host copy
+    snapshot_loss: list[torch.Tensor] = attrs.field(factory=list)  # (I,) per snapshot
+
+    def stacked(self, name: str) -> torch.Tensor:
+        """Parameter `name` over the snapshots, (T, …): e.g. W as (T, I, H, F)."""
+        return torch.stack([s[name] for s in self.snapshots])
 
 
 def resolve_device(device: str) -> torch.device:
@@ -229,7 +246,11 @@ def train(
             last = i == cfg.steps - 1
             check = (i + 1) % cfg.check_every == 0 or last
             logged = bool(log_every) and (i % log_every == 0 or last)
-            loss = step(loss=check or logged)  # (I,); the fused step leaves it out (None) when not asked
+            snap = bool(cfg.snapshot_every) and (i % cfg.snapshot_every == 0 or last)
+            if snap:
+                log.snapshot_steps.append(i)
+                log.snapshots.append({n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters()})
+            loss = step(loss=check or logged or snap)  # (I,); the fused step leaves it out (None) when not asked
             if check:
                 assert loss is not None  # asked for
                 bad = (~torch.isfinite(loss)).nonzero().flatten().tolist()
@@ -239,6 +260,9 @@ def train(
                 assert loss is not None  # asked for
                 log.steps.append(i)
                 log.loss.append(loss.detach().cpu().tolist())
+            if snap:
+                assert loss is not None  # asked for
+                log.snapshot_loss.append(loss.detach().to("cpu", copy=True))
             if progress is not None and ((i + 1) % tick == 0 or last):
                 progress(tick if (i + 1) % tick == 0 else (i + 1) % tick)
     return log

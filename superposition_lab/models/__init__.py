@@ -5,11 +5,12 @@ from superposition_lab.models.sae_gated import GatedSAE
 from superposition_lab.models.sae_jumprelu import JumpReLUSAE
 from superposition_lab.models.sae_l1 import L1SAE
 from superposition_lab.models.sae_topk import TopKSAE
-from superposition_lab.models.toy import LinearToy, ReLUOutputToy, ToyModel
+from superposition_lab.models.toy import LinearToy, ReLUHiddenToy, ReLUOutputToy, ToyModel
 
 MODELS: dict[str, type[ToyModel]] = {
     "linear": LinearToy,
     "relu_output": ReLUOutputToy,
+    "relu_hidden": ReLUHiddenToy,
 }
 
 # Sparse autoencoders on the shared base `SAE`, one module per variant (paper cited on its line 1).
@@ -25,6 +26,7 @@ __all__ = [
     "ToyModel",
     "LinearToy",
     "ReLUOutputToy",
+    "ReLUHiddenToy",
     "SAES",
     "SAE",
     "L1SAE",

@@ -92,9 +92,10 @@ def test_skip_draw_lists_its_entries() -> None:
     assert torch.equal(x.view(-1)[idx[real]], vals[real])
 
 
-def test_hand_gradients_equal_autograd_in_float32() -> None:
+@pytest.mark.parametrize("name", ["linear", "relu_output", "relu_hidden"])
+def test_hand_gradients_equal_autograd_in_float32(name: str) -> None:
     g = torch.Generator().manual_seed(0)
-    model = MODELS["relu_output"](8, 20, 5, generator=g)
+    model = MODELS[name](8, 20, 5, generator=g)
     imp = 0.7 ** torch.arange(20.0).expand(8, 20)
     x = SparseUniform(torch.full((8, 20), 0.1)).sample(1024, g)  # (I, B, F)
     sum(model.loss_terms(x, imp).values()).sum().backward()
@@ -107,7 +108,11 @@ def test_fused_step_only_for_the_unmodified_tied_models() -> None:
     g = torch.Generator().manual_seed(0)
     assert MODELS["linear"](1, 3, 2, generator=g).has_fused_step()
     assert MODELS["relu_output"](1, 3, 2, generator=g).has_fused_step()
+    assert MODELS["relu_hidden"](1, 3, 2, generator=g).has_fused_step()
     assert not ShiftedReLU(1, 3, 2, generator=g).has_fused_step()
+    # an L1 penalty on h is a loss term the hand-written gradient does not have
+    assert not MODELS["relu_output"](1, 3, 2, generator=g, hidden_l1=torch.tensor([0.1])).has_fused_step()
+    assert MODELS["relu_output"](1, 3, 2, generator=g, hidden_l1=torch.tensor([0.0])).has_fused_step()
 
 
 SEEDS = 8
@@ -221,3 +226,25 @@ def test_the_schedule_changes_the_learning_rate_the_optimiser_uses() -> None:
         train(model, sampler, imp, TrainConfig(steps=20, lr=0.02, schedule=schedule), generator=g)
         ends.append(model.W.detach().clone())
     assert not torch.allclose(ends[0], ends[1])
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_snapshots_hold_the_parameters_each_loss_was_measured_on(plain: bool) -> None:
+    """Snapshots every 40 steps and at the last; snapshot t's loss is the step-t batch's loss on
+    snapshot t's parameters; snapshotting changes nothing about the run."""
+    runs = []
+    for every in (0, 40):
+        model, sampler, imp, g = _setup()
+        data = PlainSampler(sampler) if plain else sampler
+        log = train(model, data, imp, TrainConfig(steps=101, lr=0.01, snapshot_every=every), generator=g)
+        runs.append((model.W.detach().clone(), log))
+    (W0, _), (W1, log) = runs
+    assert torch.equal(W0, W1)
+    assert log.snapshot_steps == [0, 40, 80, 100] and log.stacked("W").shape == (4, 12, 2, 5)
+    model, sampler, imp, g = _setup()
+    with torch.no_grad():
+        model.W.copy_(log.snapshots[0]["W"]), model.b.copy_(log.snapshots[0]["b"])
+    first = evaluate(model, PlainSampler(sampler), imp, 2**15, generator=torch.Generator().manual_seed(5))
+    # the step-0 batch (1024 samples) against a 32k-sample estimate: same parameters, same loss ± noise
+    assert torch.allclose(log.snapshot_loss[0], first, rtol=0.25)
+    assert not torch.equal(log.snapshots[0]["W"], log.snapshots[1]["W"])

@@ -106,7 +106,7 @@ def test_perturbed_density_overrides_only_the_last_feature():
     from verify.experiments.toy import _instance_table
 
     cfg = converter.structure(raw, ToyConfig)
-    density, _ = _instance_table(cfg, [{"perturbed_density": 0.05}, {"perturbed_density": 0.01}])
+    density, _, _ = _instance_table(cfg, [{"perturbed_density": 0.05}, {"perturbed_density": 0.01}])
     np.testing.assert_allclose(density, [[0.05] * 5, [0.05] * 4 + [0.01]])
 
 

@@ -34,7 +34,7 @@ from superposition_lab.data import (
     importance_profile,
 )
 from superposition_lab.models import MODELS
-from superposition_lab.train import best_of_restarts, evaluate, resolve_device, train
+from superposition_lab.train import TrainLog, best_of_restarts, evaluate, resolve_device, train
 from verify.experiments import geometry_metrics
 from verify.experiments.geometry_plot import geometry_plots
 from verify.experiments.set_metrics import set_metrics
@@ -55,6 +55,12 @@ def _density(_: Any, attribute: attrs.Attribute, value: float | list[float] | No
     for x in [] if value is None else value if isinstance(value, list) else [value]:
         if not 0.0 < x <= 1.0:
             raise ValueError(f"'{attribute.name}' must lie in (0, 1] (got {x!r})")
+
+
+def _non_negative(_: Any, attribute: attrs.Attribute, value: float | list[float]) -> None:
+    for x in value if isinstance(value, list) else [value]:
+        if x < 0:
+            raise ValueError(f"'{attribute.name}' must be ≥ 0 (got {x!r})")
 
 
 @attrs.frozen
@@ -98,6 +104,10 @@ class ToyConfig(Optimiser):
     randomize: bool = False  # control: each kept W_i gets a random direction, its norm is kept
     fraction_tol: float = attrs.field(default=0.03, validator=v.gt(0))  # D_i band around 1, 3/4, …, 3/8
     plateau_tol: float = attrs.field(default=0.05, validator=v.gt(0))  # D* band around 1 and 1/2
+    # --- "The Strategic Picture of Superposition": λ of an L1 penalty on h (a grid axis); 0 = none
+    hidden_l1: float | list[float] = attrs.field(default=0.0, validator=_non_negative)
+    # --- "Learning Dynamics": keep W, b and the batch loss every k steps (and the last); 0 = none
+    snapshot_every: int = attrs.field(default=0, validator=v.ge(0))
     # figures for the report: gram (WᵀW and b), dstar, dimensionality, circle, geometry_loss
     plots: list[str] = attrs.field(factory=lambda: ["gram"])
 
@@ -118,17 +128,19 @@ class ToyConfig(Optimiser):
         return feature_sets(self.n_features, self.set_size, self.n_sets).numpy()
 
 
-AXES = ("sparsity", "perturbed_density")
+AXES = ("sparsity", "perturbed_density", "hidden_l1")
 
 
-def _instance_table(config: ToyConfig, points: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
-    """Density and importance per instance, (I, F), instances ordered (point, seed, restart).
+def _instance_table(config: ToyConfig, points: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Density and importance per instance, (I, F), and the L1 penalty on h, (I,); instances ordered
+    (point, seed, restart).
 
     For set data (correlated, anticorrelated) the density is the set's: the same for its features.
     """
     reps = config.seeds * config.restarts
-    rows = []
+    rows, l1 = [], []
     for p in points:
+        l1.append(p.get("hidden_l1", config.hidden_l1))
         sparsity = p.get("sparsity", config.sparsity)  # a list only where it is an axis, then p has it
         assert isinstance(sparsity, float)
         row = np.full(config.n_features, 1.0 - sparsity)
@@ -138,7 +150,7 @@ def _instance_table(config: ToyConfig, points: list[dict[str, float]]) -> tuple[
         rows.append(row)
     density = np.repeat(np.array(rows), reps, axis=0)
     importance = np.tile(config.importance.vector(config.n_features), (len(density), 1))
-    return density, importance
+    return density, importance, np.repeat(np.array(l1, dtype=float), reps)
 
 
 def _sampler(config: ToyConfig, density: torch.Tensor) -> Sampler:
@@ -163,34 +175,69 @@ def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
     points = grid_points(config, AXES) or [{}]
     P, S, R = len(points), config.seeds, config.restarts
     device = resolve_device(ctx.device)
-    density, importance = _instance_table(config, points)
+    density, importance, l1 = _instance_table(config, points)
     sampler = _sampler(config, torch.tensor(density, device=device, dtype=torch.float32))
     imp = torch.tensor(importance, device=device, dtype=torch.float32)
     gen = torch.Generator(device=device).manual_seed(config.seed)
-    model = MODELS[config.model](P * S * R, config.n_features, config.n_hidden, generator=gen, device=device)
-    cfg = config.train_config()
+    model = MODELS[config.model](
+        P * S * R,
+        config.n_features,
+        config.n_hidden,
+        generator=gen,
+        device=device,
+        hidden_l1=torch.tensor(l1, dtype=torch.float32) if l1.any() else None,
+    )
+    cfg = attrs.evolve(config.train_config(), snapshot_every=config.snapshot_every)
     progress = ctx.progress_for(config.steps)
     start = time.perf_counter()
-    train(model, sampler, imp, cfg, generator=gen, progress=progress)
-    eval_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
-    losses = evaluate(model, sampler, imp, config.eval_samples, generator=eval_gen)  # (I,)
-    keep = best_of_restarts(losses, R)  # (P·S,)
+    log = train(model, sampler, imp, cfg, generator=gen, progress=progress)
+    objective = evaluate(model, sampler, imp, config.eval_samples, generator=_eval_gen(config, device))  # (I,)
+    keep = best_of_restarts(objective, R)  # (P·S,): restarts compete on what they were trained on
+    losses = objective
+    if model.hidden_l1 is not None:  # the reported loss is the reconstruction alone, without the penalty
+        model.hidden_l1 = None
+        losses = evaluate(model, sampler, imp, config.eval_samples, generator=_eval_gen(config, device))
     W = model.W.detach()[keep].cpu().double().numpy()
     b = model.b.detach()[keep].cpu().double().numpy()
     if config.randomize:
         W = _random_directions(W, config.seed + 2)
     H, F = config.n_hidden, config.n_features
+    arrays = {
+        "W": W.reshape(P, S, H, F),
+        "b": b.reshape(P, S, F),
+        "loss": losses[keep].cpu().double().numpy().reshape(P, S),
+        "restart_loss": losses.cpu().double().numpy().reshape(P, S, R),
+        "restart_norms": metrics.feature_norms(model.W.detach()).cpu().double().numpy().reshape(P, S, R, F),
+    }
+    if config.snapshot_every:
+        arrays.update(_snapshot_arrays(log, keep.cpu(), P, S))
     return Outcome(
         points=points,
-        arrays={
-            "W": W.reshape(P, S, H, F),
-            "b": b.reshape(P, S, F),
-            "loss": losses[keep].cpu().double().numpy().reshape(P, S),
-            "restart_loss": losses.cpu().double().numpy().reshape(P, S, R),
-            "restart_norms": metrics.feature_norms(model.W.detach()).cpu().double().numpy().reshape(P, S, R, F),
-        },
+        arrays=arrays,
         info={"seconds": time.perf_counter() - start, "device": str(device), "instances": P * S * R},
     )
+
+
+def _eval_gen(config: ToyConfig, device: torch.device) -> torch.Generator:
+    """The generator of the Monte Carlo evaluation (the same draws for every evaluation of a run)."""
+    return torch.Generator(device=device).manual_seed(config.seed + 1)
+
+
+def _snapshot_arrays(log: TrainLog, keep: torch.Tensor, P: int, S: int) -> dict[str, np.ndarray]:
+    """The kept restarts' trajectories: snapshot_W (P, S, T, H, F), snapshot_b (P, S, T, F), the batch
+    loss at each snapshot (P, S, T) and the snapshot steps (P, S, T) (the same row everywhere)."""
+    T = len(log.snapshot_steps)
+
+    def per_instance(x: torch.Tensor) -> np.ndarray:  # (T, I, …) → (P, S, T, …) for the kept instances
+        out = x[:, keep].movedim(0, 1).double().numpy()
+        return out.reshape(P, S, T, *out.shape[2:])
+
+    return {
+        "snapshot_W": per_instance(log.stacked("W")),
+        "snapshot_b": per_instance(log.stacked("b")),
+        "snapshot_loss": per_instance(torch.stack(log.snapshot_loss)),
+        "snapshot_steps": np.broadcast_to(np.array(log.snapshot_steps, dtype=float), (P, S, T)).copy(),
+    }
 
 
 def _on_W(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[Outcome, Any], np.ndarray]:
@@ -267,7 +314,10 @@ TOY = ExperimentKind(
     metrics=toy_metrics,
     axes=AXES,
     plot=plot_toy,
-    doc="tied toy models (linear, relu_output) over a sparsity grid; correlated/anticorrelated data; geometry",
+    doc=(
+        "tied toy models (linear, relu_output, relu_hidden) over a sparsity grid; correlated/anticorrelated data;"
+        " geometry; an L1 penalty on h; training snapshots"
+    ),
     # quick: a cosine schedule from a 20× higher rate reaches the notebook's solutions in 1500 steps
     # (every TMS toy spec passes seeds 0–2 with its control failing; 1000 steps at lr 0.02 or 700 at 0.03
     # left some dense ReLU runs unconverged); full: the notebook's settings

@@ -44,3 +44,30 @@ def test_instances_are_independent() -> None:
     m.W.grad = None
     m.loss_terms(x, torch.ones(3, 5))["reconstruction"][1].backward()
     assert torch.allclose(g_all, m.W.grad[1])
+
+
+def test_hidden_relu_hand_computed() -> None:
+    """relu_hidden: h = ReLU(Wx) cuts the negative hidden activation that relu_output passes on."""
+    W = torch.tensor([[[1.0, -1.0], [-1.0, 0.0]]])  # (1, H=2, F=2)
+    x = torch.tensor([[[0.5, 0.0]]])  # Wx = (0.5, −0.5)
+    hid = MODELS["relu_hidden"](1, 2, 2, generator=torch.Generator().manual_seed(0))
+    out = MODELS["relu_output"](1, 2, 2, generator=torch.Generator().manual_seed(0))
+    for m in (hid, out):
+        with torch.no_grad():
+            m.W.copy_(W)
+    assert torch.allclose(hid.hidden(x), torch.tensor([[[0.5, 0.0]]]))
+    assert torch.allclose(out.hidden(x), torch.tensor([[[0.5, -0.5]]]))
+    assert torch.allclose(hid(x), torch.tensor([[[0.5, 0.0]]]))  # Wᵀh = (0.5, −0.5) → ReLU
+    assert torch.allclose(out(x), torch.tensor([[[1.0, 0.0]]]))  # Wᵀh = (0.5+0.5, −0.5) → ReLU
+
+
+def test_hidden_l1_term_is_lambda_times_mean_l1_of_h() -> None:
+    lam = torch.tensor([0.0, 0.5])
+    m = MODELS["linear"](2, 3, 2, generator=torch.Generator().manual_seed(0), hidden_l1=lam)
+    x = torch.rand(2, 7, 3, generator=torch.Generator().manual_seed(1))
+    terms = m.loss_terms(x, torch.ones(2, 3))
+    expected = lam * m.hidden(x).abs().sum(-1).mean(1)
+    assert torch.allclose(terms["hidden_l1"], expected) and terms["hidden_l1"][0] == 0
+    assert "hidden_l1" not in MODELS["linear"](2, 3, 2, generator=torch.Generator()).loss_terms(x, torch.ones(2, 3))
+    with pytest.raises(ValueError, match="hidden_l1"):
+        MODELS["linear"](2, 3, 2, generator=torch.Generator(), hidden_l1=torch.tensor([0.1, -0.1]))
