@@ -37,7 +37,11 @@ from superposition_lab.models import MODELS
 from superposition_lab.train import TrainLog, best_of_restarts, evaluate, resolve_device, train
 from verify.experiments import geometry_metrics
 from verify.experiments.geometry_plot import geometry_plots
+from verify.experiments.neuron_metrics import neuron_metrics, neuron_plots
+from verify.experiments.reconstruction_metrics import reconstruction_metrics, reconstruction_plots
+from verify.experiments.robustness_metrics import robustness_metrics, robustness_plots
 from verify.experiments.set_metrics import set_metrics
+from verify.experiments.trajectory_metrics import trajectory_metrics, trajectory_plots
 from verify.figures import save_figure
 from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, RunContext, grid_points
 from verify.registry import EXPERIMENTS
@@ -266,6 +270,10 @@ toy_metrics: dict[str, Metric] = {
     "dstar": Metric(_on_W(metrics.dstar), "D* = m/‖W‖_F²"),
     **geometry_metrics.geometry_metrics,
     **set_metrics,
+    **neuron_metrics,
+    **reconstruction_metrics,
+    **robustness_metrics,
+    **trajectory_metrics,
 }
 
 
@@ -295,7 +303,14 @@ def plot_gram(outcome: Outcome, config: ToyConfig, out_dir: Path, stem: str) -> 
     return save_figure(fig, out_dir, stem)
 
 
-PLOTS: dict[str, Callable[[Outcome, Any, Path, str], list[Path]]] = {"gram": plot_gram, **geometry_plots}
+PLOTS: dict[str, Callable[[Outcome, Any, Path, str], list[Path]]] = {
+    "gram": plot_gram,
+    **geometry_plots,
+    **neuron_plots,
+    **reconstruction_plots,
+    **robustness_plots,
+    **trajectory_plots,
+}
 
 
 def plot_toy(outcome: Outcome, config: ToyConfig, out_dir: Path, stem: str) -> list[Path]:
