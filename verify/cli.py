@@ -20,7 +20,7 @@ from verify.diff import diff_docs, diff_text
 from verify.errors import SpecErrors, did_you_mean
 from verify.executors import ExecutorSettings, ExecutorUnavailable, add_options, make_executor
 from verify.files import writable_dir
-from verify.judgement import SpecResult
+from verify.judgement import SpecResult, expected_verdict
 from verify.loading import load_specs
 from verify.registry import UnknownName
 from verify.results_io import last_verdicts, load_results, results_path
@@ -93,7 +93,7 @@ class _ProgressReporter:
         mark = {
             "pass": "[green]pass[/]",
             "fail": "[red]FAIL[/]",
-            "refuted": "[red]REFUTED[/]",
+            "refuted": "[magenta]refuted[/]",
             "error": "[yellow]ERROR[/]",
         }.get(result.verdict, result.verdict.upper())
         self.bar.console.print(f"{mark}  {result.spec.id}  ({result.seconds:.1f} s)")
@@ -156,7 +156,7 @@ def _run_and_write(args: argparse.Namespace, specs: list[Spec], show_table: bool
     except ValueError as exc:  # an unreadable baseline
         raise BadInput(str(exc)) from None
     _err("wrote " + ", ".join(str(p) for p in paths))
-    return EXIT_PASS if all(r.verdict == "pass" for r in results) else EXIT_FAIL
+    return EXIT_PASS if all(r.verdict == expected_verdict(r.spec) for r in results) else EXIT_FAIL
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -283,7 +283,7 @@ class Dispatch:
         ctrl = control[0] if control is not None and main.error is None else None
         result = SpecResult(
             spec=spec,
-            verdict=verdict(main, ctrl),
+            verdict=verdict(main, ctrl, spec.status),
             profile=self.profile,
             device=self.device,
             seconds=time.perf_counter() - self.starts.get(index, time.perf_counter()),

@@ -1,7 +1,9 @@
 """What the runner produces: a Judgement per spec side, a SpecResult per spec, and how they are judged.
 
-A side (the claim, or its `[control]`) is judged by every check of the spec against its Outcome; a
-spec passes when every check of the claim holds AND its control fails (`verdict`). These types are
+A side (the claim, or its `[control]`) is judged by every check of the spec against its Outcome. A
+supported spec passes when every check of the claim holds AND its control fails; a refuted spec
+(`status = "refuted"`) is `refuted` when its claim fails a check AND its control passes them all
+(`verdict`). Either way, anything else is `fail`, and an error on either side is `error`. These types are
 re-exported by `verify.runner`, where the rest of the project imports them from.
 """
 
@@ -37,6 +39,8 @@ __all__ = [
     "point_key",
     "check_errors_text",
     "verdict",
+    "expected_verdict",
+    "SUCCESS_VERDICTS",
     "judgement_json",
     "judgement_from_json",
 ]
@@ -57,7 +61,7 @@ class Judgement:
 @attrs.define
 class SpecResult:
     spec: Spec
-    verdict: str  # pass | fail | error
+    verdict: str  # pass | refuted | fail | error
     profile: str
     device: str
     seconds: float
@@ -85,6 +89,8 @@ class SpecResult:
             "title": s.title,
             "claim": s.claim,
             "tags": s.tags,
+            "status": s.status,
+            "expected_verdict": expected_verdict(s),
             "source": attrs.asdict(s.source),
             "file": s.path,
             "verdict": self.verdict,
@@ -194,13 +200,25 @@ def check_errors_text(results: list[CheckResult]) -> str | None:
     return "; ".join(errors) or None
 
 
-def verdict(main: Judgement, control: Judgement | None) -> str:
-    """pass = every check of the claim holds AND the control fails; an error on either side is an error."""
+def verdict(main: Judgement, control: Judgement | None, status: str = "supported") -> str:
+    """An error on either side is `error`. Supported: `pass` when every check of the claim holds AND the
+    control fails. Refuted: `refuted` when the claim fails a check AND the control passes every one (a
+    refuted spec always has a control). Anything else is `fail`: the spec's expectation did not hold."""
     if main.error or (control is not None and control.error):
         return "error"
+    if status == "refuted":
+        return "refuted" if not main.passed and control is not None and control.passed else "fail"
     if main.passed and (control is None or not control.passed):
         return "pass"
     return "fail"
+
+
+def expected_verdict(spec: Spec) -> str:
+    """The verdict that means the spec's expectation held: `pass`, or `refuted` for a refuted claim."""
+    return "refuted" if spec.status == "refuted" else "pass"
+
+
+SUCCESS_VERDICTS = ("pass", "refuted")  # a run succeeds when every verdict is one of these
 
 
 def judgement_json(j: Judgement) -> dict[str, Any]:

@@ -4,7 +4,9 @@ A `<testsuites>` root holds one `<testsuite>` with the run's provenance as `<pro
 is a testcase with `file=` the spec's path (relative to the working directory where possible), its
 own provenance (spec hash, cache keys, outcome digests) as properties, the failing checks in the
 failure message, and its plots as `[[ATTACHMENT|path]]` lines in system-out (the Jenkins / GitLab
-convention). A verdict other than pass, fail and error (e.g. refuted) is a failure.
+convention). A claim whose verdict is the one its spec expects (`pass`, or `refuted` for a claim the
+sources make and measurement contradicts) is a passing testcase — a refuted one says so in its
+`verdict` property and system-out; any other verdict is a failure (`error`: an error).
 """
 
 from __future__ import annotations
@@ -56,15 +58,24 @@ def _failure_text(e: dict[str, Any]) -> str:
                 f"✗ {row['metric']} {row['rule']}: {row['claim']['value']} vs {row['expected']} "
                 f"({row['tolerance']}) — {row['claim']['detail']}"
             )
-    if e.get("control") and e["control"].get("verdict") == "pass":
-        lines.append(
-            "control HOLDS (it must fail): "
-            + "; ".join(f"{r['metric']} {r['control']['value']}" for r in check_rows(e) if r["control"])
-        )
+    control = (e.get("control") or {}).get("verdict")
+    values = "; ".join(f"{r['metric']} {r['control']['value']}" for r in check_rows(e) if r["control"])
+    refuted = e.get("status") == "refuted"
+    if control == "pass":
+        lines.append(("control passes: " if refuted else "control HOLDS (it must fail): ") + values)
+    elif refuted and control == "fail":
+        lines.append("control FAILS (it must pass, showing the checks can hold): " + values)
+    if refuted and all(r["claim"]["passed"] is not False for r in check_rows(e)):
+        lines.append("the claim HOLDS: every check passed, so the refutation did not reproduce")
     counter = (e.get("property") or {}).get("counterexample")
     if counter:
         lines.append(f"counterexample: {counter}")
     return "\n".join(lines) or str(e.get("verdict"))
+
+
+def _as_expected(e: dict[str, Any]) -> bool:
+    """The verdict the spec expects: pass, or refuted for a refuted claim."""
+    return e.get("verdict") == ("refuted" if e.get("status") == "refuted" else "pass")
 
 
 def _attachment(out: Path, plot: dict[str, str]) -> str:
@@ -80,7 +91,7 @@ def junit_xml(doc: dict[str, Any], out: Path) -> str:
     entries = doc.get("results", [])
     counts = verdict_counts(entries)
     errors = counts.get("error", 0)
-    failures = len(entries) - counts.get("pass", 0) - errors
+    failures = len(entries) - sum(_as_expected(e) for e in entries) - errors
     total = sum(float(e.get("seconds") or 0) for e in entries)
     head = f'tests="{len(entries)}" failures="{failures}" errors="{errors}" time="{total:.3f}"'
     rows = [
@@ -103,7 +114,7 @@ def junit_xml(doc: dict[str, Any], out: Path) -> str:
         ]
         rows += _properties(pairs + _flat({k: prov.get(k) for k in ("spec_hash", "cache_keys", "digests")}), "      ")
         verdict = e.get("verdict")
-        if verdict != "pass":
+        if not _as_expected(e):
             tag = "error" if verdict == "error" else "failure"
             message = f"{verdict}: {e.get('title', '')}"
             rows.append(
@@ -111,9 +122,11 @@ def junit_xml(doc: dict[str, Any], out: Path) -> str:
                 f"{escape(_failure_text(e))}</{tag}>"
             )
         plots = [_attachment(out, p) for p in e.get("plots") or []]
-        if plots:
-            text = escape("\n".join(f"[[ATTACHMENT|{p}]]" for p in plots))
-            rows.append(f"      <system-out>{text}</system-out>")
+        out_lines = [f"[[ATTACHMENT|{p}]]" for p in plots]
+        if verdict == "refuted":
+            out_lines.insert(0, f"REFUTED as expected: {_failure_text(e)}")
+        if out_lines:
+            rows.append(f"      <system-out>{escape(chr(10).join(out_lines))}</system-out>")
         rows.append("    </testcase>")
     rows += ["  </testsuite>", "</testsuites>"]
     return "\n".join(rows) + "\n"

@@ -22,11 +22,11 @@ from rich.table import Table
 from verify.jobs import code_version
 from verify.judgement import SpecResult
 from verify.results_io import is_stale, write_results, write_text
-from verify.summary import check_rows, control_text, counts_text, header_facts
+from verify.summary import check_rows, control_text, counts_text, header_facts, is_refuted_claim
 
 __all__ = ["print_table", "write_results", "write_report", "console", "markdown"]
 
-_STYLE = {"pass": "bold green", "fail": "bold red", "refuted": "bold red", "error": "bold yellow"}
+_STYLE = {"pass": "bold green", "fail": "bold red", "refuted": "bold magenta", "error": "bold yellow"}
 
 
 def console() -> Console:
@@ -46,6 +46,8 @@ def _control_text(r: SpecResult) -> str:
         return "—"
     if r.control.error:
         return "error"
+    if r.spec.status == "refuted":  # the control shows the checks can pass
+        return "passes ✓" if r.control.passed else "FAILS ✗"
     return "fails ✓" if not r.control.passed else "HOLDS ✗"
 
 
@@ -123,8 +125,9 @@ def _claim_lines(e: dict[str, Any], current: str) -> list[str]:
     for name, side in (("claim", e), ("control", e.get("control"))):
         if side and side.get("error"):
             lines.append(f"- {name} error: `{side['error']}`")
+    must = "must pass: the checks can hold" if is_refuted_claim(e) else "must fail"
     lines += [
-        "| check | expected | tolerance | claim (measured) | control (measured, must fail) |",
+        f"| check | expected | tolerance | claim (measured) | control (measured, {must}) |",
         "|---|---|---|---|---|",
     ]
     for row in check_rows(e):
@@ -154,6 +157,35 @@ def _claim_lines(e: dict[str, Any], current: str) -> list[str]:
     return lines
 
 
+def _refuted_section(entries: list[dict[str, Any]]) -> list[str]:
+    """The claims the sources make that measurement contradicts: per claim what it says, where, and the
+    evidence — each check the claim fails (claimed vs measured) next to the control that passes it."""
+    refuted = [e for e in entries if is_refuted_claim(e)]
+    if not refuted:
+        return []
+    lines = [
+        "",
+        "## Refuted claims",
+        "",
+        "Claims as their source states them that fail their checks on the stated setup; each control is a "
+        "setup where the same checks pass. Verdict `refuted` means the measurement contradicts the source "
+        "as expected; `fail` means the refutation itself did not reproduce.",
+    ]
+    for e in refuted:
+        src = e.get("source") or {}
+        lines += ["", f"### [{e['id']}](#{e['id'].replace('.', '')}) — verdict **{e.get('verdict')}**", ""]
+        lines += [f"{src.get('paper', '?')}, *{src.get('section', '?')}*: {e.get('title', '')}", ""]
+        lines += ["| check | claimed | measured (claim) | measured (control) |", "|---|---|---|---|"]
+        for row in check_rows(e):
+            control = row["control"]
+            ctext = "—" if control is None else f"{_mark(control['passed'])} {control['value']}"
+            lines.append(
+                f"| `{row['metric']}` {row['rule']} | {row['expected']} ({row['tolerance']}) | "
+                f"{_mark(row['claim']['passed'])} {row['claim']['value']} | {ctext} |"
+            )
+    return lines
+
+
 def markdown(doc: dict[str, Any], results_sha256: str = "") -> str:
     """report.md: a summary table and the provenance, then per claim its checks, claim vs control."""
     entries = doc.get("results", [])
@@ -178,6 +210,7 @@ def markdown(doc: dict[str, Any], results_sha256: str = "") -> str:
             f"{control_text(e)} | {src.get('paper', '?')} — {src.get('section', '?')} | "
             f"{float(e.get('seconds') or 0):.1f} |"
         )
+    lines += _refuted_section(entries)
     for e in entries:
         lines += _claim_lines(e, current)
     lines += ["", "## Provenance", "", "```json", json.dumps(doc.get("provenance"), indent=2, default=str), "```"]

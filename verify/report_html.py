@@ -33,7 +33,7 @@ padding:.25em .5em;text-align:left;vertical-align:top}th{background:#f3f5f7}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.88em}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
 .v{display:inline-block;padding:.05em .55em;border-radius:.8em;font-weight:600;color:#fff;background:#6c757d}
-.v-pass{background:#1a7f37}.v-fail,.v-refuted{background:#cf222e}.v-error{background:#bf8700}
+.v-pass{background:#1a7f37}.v-refuted{background:#8250df}.v-fail{background:#cf222e}.v-error{background:#bf8700}
 .ok{color:#1a7f37}.bad{color:#cf222e}.muted{color:#57606a;font-size:.9em}
 .stale{background:#fff8c5;border:1px solid #d4a72c;padding:0 .4em;border-radius:.3em}
 blockquote{margin:.5em 0;padding:.3em .9em;border-left:4px solid #8c959f;background:#f6f8fa}

@@ -19,9 +19,23 @@ import attrs
 import cattrs
 from attrs import validators as v
 
-__all__ = ["PROFILES", "ID_PATTERN", "Source", "Check", "PropertyDomain", "Spec", "converter", "resolve_profile"]
+__all__ = [
+    "PROFILES",
+    "STATUSES",
+    "ID_PATTERN",
+    "Source",
+    "Check",
+    "PropertyDomain",
+    "Spec",
+    "converter",
+    "resolve_profile",
+]
 
 PROFILES = ("quick", "full")
+# supported: the claim's checks hold and its control fails them. refuted: measurement contradicts the
+# source — the claim as stated FAILS its checks on its stated setup, and the control is a setup where the
+# same checks PASS (so the checks are shown to be able to pass).
+STATUSES = ("supported", "refuted")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
 
 
@@ -84,10 +98,15 @@ class Spec:
     experiment: dict[str, Any]  # raw: structured per kind and profile by `experiment_config`
     check: list[Check] = attrs.field(validator=v.min_len(1))
     tags: list[str] = attrs.field(factory=list)
+    status: str = attrs.field(default="supported", validator=v.in_(STATUSES))
     control: dict[str, Any] | None = None  # overrides of `experiment` under which the claim must fail
     property: PropertyDomain | None = None
     notes: str = ""
     path: str = ""  # the file it came from (set by the loader, not in TOML)
+
+    def __attrs_post_init__(self) -> None:
+        if self.status == "refuted" and self.control is None:
+            raise ValueError("status: a refuted claim needs a [control] where its checks pass")
 
     def experiment_dict(
         self, profile: str, control: bool = False, defaults: dict[str, Any] | None = None

@@ -23,6 +23,7 @@ __all__ = [
     "wall_seconds",
     "header_facts",
     "side_verdict",
+    "is_refuted_claim",
     "compact",
 ]
 
@@ -50,12 +51,20 @@ def side_verdict(side: dict[str, Any] | None) -> str:
     return str(side.get("verdict") or ("error" if side.get("error") else "?"))
 
 
+def is_refuted_claim(entry: dict[str, Any]) -> bool:
+    """A spec whose status is `refuted`: its claim must fail and its control must pass."""
+    return entry.get("status") == "refuted"
+
+
 def control_text(entry: dict[str, Any]) -> str:
-    """How the control went: it must fail for the claim to mean something."""
+    """How the control went: it must fail for a supported claim to mean something, and pass for a
+    refuted one (showing that the checks the claim fails can be passed)."""
     control = entry.get("control")
     if not control:
         return "—"
     v = side_verdict(control)
+    if is_refuted_claim(entry):
+        return {"pass": "passes ✓", "fail": "FAILS ✗"}.get(v, v)
     return {"fail": "fails ✓", "pass": "HOLDS ✗"}.get(v, v)
 
 
