@@ -23,6 +23,7 @@ id = "{id}"
 title = "The tied linear model keeps exactly the top-m features"
 claim = "With m = 2 hidden dimensions the linear model keeps exactly the top 2 of 5 features at any sparsity."
 tags = ["tms"]
+# status = "refuted"   # when measurement contradicts the source: the claim must fail, the control pass
 
 [source]
 paper = "Toy Models of Superposition"
