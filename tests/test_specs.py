@@ -37,3 +37,17 @@ def test_spec_is_complete(path) -> None:
     for profile in PROFILES:
         experiment_config(spec, profile)
         experiment_config(spec, profile, control=True)
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
+def test_spec_states_its_null_and_its_thresholds_reasons(path) -> None:
+    """The project's rule (README "Adding a claim"): a spec says in one line what a model without the
+    mechanism measures, and every threshold it chose says where it comes from (derived, or calibrated
+    against a null). A threshold is a literal number compared with (not a closed form or a field)."""
+    (spec,) = load_specs([path])
+    assert spec.null.startswith("Without ") and any(ch.isdigit() for ch in spec.null), (
+        'null = "Without <mechanism>, <check> gives <value>." — with the value'
+    )
+    for i, check in enumerate(spec.check):
+        chosen = check.rule != "monotone" and check.expect is not None and not isinstance(check.expect, str)
+        assert not chosen or check.why.strip(), f"check[{i}] ({check.metric} {check.rule} {check.expect}): say why"

@@ -88,6 +88,7 @@ class SpecResult:
             "id": s.id,
             "title": s.title,
             "claim": s.claim,
+            "null": s.null,
             "tags": s.tags,
             "status": s.status,
             "expected_verdict": expected_verdict(s),

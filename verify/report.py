@@ -115,6 +115,7 @@ def _claim_lines(e: dict[str, Any], current: str) -> list[str]:
         "",
         f"> {e.get('claim', '')}",
         "",
+        *([f"Null: {e['null']}", ""] if e.get("null") else []),
         f"Source: {src.get('paper', '?')}, *{src.get('section', '?')}*.{link}",
         "",
         f"Reproduce: `{e.get('reproduce', '')}` — obtained {e.get('obtained_utc', '?')}, "

@@ -142,6 +142,7 @@ def _section(e: dict[str, Any], out: Path, current: str) -> str:
     parts = [
         f'<section id="{_e(e["id"])}"><h2>{_e(e["id"])} {_badge(e.get("verdict"))}{stale}</h2>',
         f"<p><b>{_e(e.get('title'))}</b></p><blockquote>{_e(e.get('claim'))}</blockquote>",
+        f"<p><i>Null:</i> {_e(e['null'])}</p>" if e.get("null") else "",
         f"<p>Source: {_e(src.get('paper'))}, <i>{_e(src.get('section'))}</i>.{link}</p>",
         f"<p>Control: {_e(control_text(e))} · {'from cache' if cached else 'computed'} · "
         f"{float(e.get('seconds') or 0):.1f} s · obtained {_e(e.get('obtained_utc'))}</p>",

@@ -101,6 +101,9 @@ class Spec:
     status: str = attrs.field(default="supported", validator=v.in_(STATUSES))
     control: dict[str, Any] | None = None  # overrides of `experiment` under which the claim must fail
     property: PropertyDomain | None = None
+    # the null in one line: "without <mechanism>, <check> gives <value>" — what a model without the
+    # mechanism measures (usually the control's value), so a reader sees what a pass is measured against
+    null: str = ""
     notes: str = ""
     path: str = ""  # the file it came from (set by the loader, not in TOML)
 
