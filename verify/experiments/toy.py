@@ -263,6 +263,10 @@ toy_metrics: dict[str, Metric] = {
     "feature_norms": Metric(_on_W(metrics.feature_norms), "‖W_i‖ per feature"),
     "represented_features": Metric(_on_W(metrics.represented), "mask of features with ‖W_i‖ > 0.5"),
     "n_represented": Metric(_on_W(metrics.n_represented), "number of features with ‖W_i‖ > 0.5"),
+    "features_per_dimension": Metric(
+        _on_W(lambda W: metrics.n_represented(W) / W.shape[1]),
+        "represented features per hidden dimension, n_represented / m (> 1: superposition)",
+    ),
     "frobenius_sq": Metric(_on_W(metrics.frobenius_sq), "‖W‖_F²"),
     "interference": Metric(_on_W(metrics.interference), "Σ_{j≠i}(Ŵ_i·W_j)² per feature"),
     "max_interference": Metric(_on_W(metrics.max_interference), "largest interference among represented features"),
