@@ -1,14 +1,14 @@
 """TopK SAE — Gao et al. 2024, "Scaling and evaluating sparse autoencoders", arXiv:2406.04093.
 
 §2.3: sparsity is imposed by the activation itself — keep the K largest pre-activations, zero the
-rest — so every sample has exactly K active latents, the loss is the reconstruction error alone (no
-L1, hence no shrinkage), and K replaces λ as the knob:
+rest, then a ReLU — so every sample has at most K active latents, the loss is the reconstruction
+error alone (no L1, hence no shrinkage), and K replaces λ as the knob:
 
-    f = TopK(W_enc (x − b_dec) + b_enc),   loss = ‖x − x̂‖² + α · AuxK.
+    f = ReLU(TopK(W_enc (x − b_dec) + b_enc)),   loss = ‖x − x̂‖² + α · AuxK.
 
-The K kept values are used as they are, so exactly K entries are nonzero (the released code passes
-them through a ReLU, which can leave fewer than K nonzero when some of the K largest are negative). The
-encoder starts as the decoder's transpose (§A.1), as in the shared base.
+The ReLU after TopK is the paper's (and its released code's): a kept pre-activation that is negative
+is zeroed, so L0 ≤ K, with equality only where training has made the K largest positive. The encoder
+starts as the decoder's transpose (§A.1), as in the shared base.
 
 AuxK (§A.2) against dead latents: the residual e = x − x̂ (held fixed) is reconstructed from the
 k_aux largest pre-activations among the latents that have not fired for `dead_window` steps,
@@ -39,7 +39,7 @@ def topk_mask(z: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 
 class TopKSAE(SAE):
-    """Keep the K largest pre-activations (K per instance); AuxK with coefficient α and k_aux latents."""
+    """Keep the K largest pre-activations (K per instance), then a ReLU; AuxK with coefficient α and k_aux latents."""
 
     k: torch.Tensor  # buffer (I,)
     aux_coeff: torch.Tensor  # buffer (I,)
@@ -65,7 +65,7 @@ class TopKSAE(SAE):
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.pre_activation(x)  # (I, B, D)
         keep = topk_mask(z, self.k[:, None])  # (I, B, D)
-        return {"f": z * keep, "z": z}
+        return {"f": torch.relu(z * keep), "z": z}  # ReLU after TopK: at most K active
 
     def penalties(
         self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor
