@@ -24,10 +24,19 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from typing import NamedTuple
 
 import numpy as np
+from scipy import optimize
 
-__all__ = ["expected_loss", "pattern_terms", "pattern_loss", "MAX_FEATURES"]
+__all__ = [
+    "expected_loss",
+    "pattern_terms",
+    "pattern_loss",
+    "MAX_FEATURES",
+    "PolygonOptimum",
+    "regular_polygon_optimum",
+]
 
 MAX_FEATURES = 12
 # Coefficients below _TINY_COEFF are replaced by their mean (error O(a²)); the cross moment divides by
@@ -145,3 +154,39 @@ def pattern_loss(W: np.ndarray, b: np.ndarray, importance: np.ndarray, active: t
 def expected_loss(W: np.ndarray, b: np.ndarray, importance: np.ndarray, sparsity: float | np.ndarray) -> float:
     """Exact E[Σ_i I_i (x_i − ReLU(WᵀWx + b)_i)²] for one model (W (n_hidden, n_features), b (n,))."""
     return float(pattern_terms(W, b, importance, sparsity).sum())
+
+
+class PolygonOptimum(NamedTuple):
+    """The best regular k-gon in 2D for uniform features: every ‖W_i‖ = norm, every b_i = bias."""
+
+    norm: float
+    bias: float
+    loss: float
+
+
+@functools.lru_cache(maxsize=256)
+def regular_polygon_optimum(k: int, sparsity: float) -> PolygonOptimum:
+    """The exact optimum of the symmetric k-gon: W_i = a·(cos 2πi/k, sin 2πi/k), b_i = β, importance 1,
+    minimised over (a, β) on the exact expected loss (TMS "The Geometry of Superposition": uniform
+    features in 2D form a regular polygon; this is the size and bias it should have at density 1 − S).
+
+    The loss is smooth in (a, β) away from a = 0; L-BFGS-B from (a, β) = (1.1, −0.2) (near the
+    optimum at every density where the pentagon is stable) and from (1, 0) keeps the better.
+    """
+    if k < 2 or k > MAX_FEATURES:
+        raise ValueError(f"k must lie in [2, {MAX_FEATURES}], got {k}")
+    angles = 2.0 * np.pi * np.arange(k) / k
+    ring = np.stack([np.cos(angles), np.sin(angles)])  # (2, k)
+    ones = np.ones(k)
+
+    def loss(x: np.ndarray) -> float:
+        return expected_loss(x[0] * ring, x[1] * ones, ones, sparsity)
+
+    best = min(
+        (
+            optimize.minimize(loss, start, method="L-BFGS-B", options={"ftol": 1e-13, "gtol": 1e-9})
+            for start in ((1.1, -0.2), (1.0, 0.0))
+        ),
+        key=lambda r: r.fun,
+    )
+    return PolygonOptimum(norm=abs(float(best.x[0])), bias=float(best.x[1]), loss=float(best.fun))

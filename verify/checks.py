@@ -253,6 +253,9 @@ def judge_check(
     if reduce != "each":
         m = _REDUCERS[reduce](m, axis=1, keepdims=True)
     e = expected_values(check, outcome, config, idx, analytic)
+    if e is not None and isinstance(check.expect, str) and e.ndim < m.ndim:
+        # a value per grid point (P', 1) against per-feature cases (P', S, F): align it on the point axis
+        e = e.reshape(e.shape + (1,) * (m.ndim - e.ndim))
     base = dict(
         metric=check.metric,
         rule=check.rule,

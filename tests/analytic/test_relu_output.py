@@ -78,3 +78,20 @@ def test_small_self_overlap_keeps_precision() -> None:
     W = np.array([[-8.71376029e-04, -9.99520823e-01]])
     loss = relu_output.expected_loss(W, np.array([0.39771764, 0.00135241]), np.array([1.0, 3.0]), 0.2)
     assert loss == pytest.approx(0.106676, abs=2e-6)
+
+
+def test_regular_polygon_optimum_is_a_minimum_of_the_exact_loss() -> None:
+    """The pentagon's optimal (‖W_i‖, b_i) at density 0.05: every small step in norm or bias costs loss,
+    and the optimum beats the paper's printed relation ‖W_i‖ = 1/(1 − b_i) at the same bias."""
+    best = relu_output.regular_polygon_optimum(5, 0.95)
+    assert 1.1 < best.norm < 1.2 and -0.3 < best.bias < -0.2
+    angles = 2 * np.pi * np.arange(5) / 5
+    ring = np.stack([np.cos(angles), np.sin(angles)])
+
+    def loss(a: float, beta: float) -> float:
+        return relu_output.expected_loss(a * ring, np.full(5, beta), np.ones(5), 0.95)
+
+    assert loss(best.norm, best.bias) == pytest.approx(best.loss, rel=1e-9)
+    for da, db in ((0.01, 0), (-0.01, 0), (0, 0.01), (0, -0.01)):
+        assert loss(best.norm + da, best.bias + db) > best.loss
+    assert loss(1 / (1 - best.bias), best.bias) > best.loss + 1e-4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import pytest
 
@@ -93,3 +94,27 @@ def test_a_sweep_wide_metric_counts_once_per_seed() -> None:
     assert judge_check(check, outcome, None, metrics, ANALYTIC).detail.startswith("2/3 cases pass")
     repeated = {"v": Metric(lambda o, _: o.arrays["v"], "v")}  # the same array, not marked: 8/12
     assert judge_check(check, outcome, None, repeated, ANALYTIC).detail.startswith("8/12 cases pass")
+
+
+def test_a_value_per_point_is_compared_with_every_feature_of_that_point() -> None:
+    """expect = "experiment.<field>" (one number per grid point) against (P, S, F) cases: aligned on the
+    point axis, not on the trailing one (regression: (3, 1) against (3, 2, 5) did not broadcast)."""
+
+    values = np.broadcast_to(np.array([0.1, 0.2, 0.3])[:, None, None], (3, 2, 5)).copy()
+    outcome = Outcome(points=[{"sparsity": s} for s in (0.1, 0.2, 0.3)], arrays={"v": values})
+    metrics = {"v": Metric(lambda o, _: o.arrays["v"], "v")}
+    check = Check(metric="v", rule="close", expect="experiment.sparsity", abs_tol=1e-9)
+    assert judge_check(check, outcome, attrs_config(), metrics, ANALYTIC).passed
+    values[2, 1, 4] = 0.5
+    assert not judge_check(check, outcome, attrs_config(), metrics, ANALYTIC).passed
+
+
+@attrs.frozen
+class _AxisConfig:
+    """A one-field config whose `sparsity` is a grid axis (at_point evolves it)."""
+
+    sparsity: float | list[float] = attrs.field(factory=lambda: [0.1, 0.2, 0.3])
+
+
+def attrs_config() -> _AxisConfig:
+    return _AxisConfig()

@@ -12,7 +12,7 @@ import attrs
 import numpy as np
 import pytest
 
-from analytic import polytopes
+from analytic import polytopes, relu_output
 from tests.conftest import SPECS
 from verify.checks import judge_check
 from verify.errors import structure_errors
@@ -168,19 +168,31 @@ def test_dimensionality_fraction_and_sum_checks_flip():
     W = W[: len(cfg.sparsity)]
     pts = [{"sparsity": s} for s in cfg.sparsity]
     assert all(verdicts(spec, outcome(pts, W), cfg).values())
-    assert not any(verdicts(spec, outcome(pts, _random_directions(W, 1)), cfg).values())
+    random = verdicts(spec, outcome(pts, _random_directions(W, 1)), cfg)
+    assert not random["dimensionality_sum_ratio@{}"]  # same norms, so features_per_dimension still holds
+    # an orthogonal, un-superposed W (m features on the axes) also sums to m: the superposition check catches it
+    plain = np.zeros_like(W)
+    plain[..., :m, :m] = np.eye(m)
+    flat = verdicts(spec, outcome(pts, plain), cfg)
+    assert flat["dimensionality_sum_ratio@{}"] and not flat["features_per_dimension@{}"]
 
 
 def test_pentagon_checks_flip():
+    """The exact optimum of the symmetric pentagon at each density passes; a square with one feature
+    dropped fails every geometric check; a unit-norm pentagon (right shape, wrong size) fails the size."""
     spec, cfg = spec_and_config("tms.pentagon")
-    W = 1.13 * polytopes.regular_polygon(5)
-    b = np.full(5, 1 - 1.13**2)  # ‖W_i‖² = 1 − b_i
-    good = outcome([{}], np.stack([W, rotated(W, 3)])[None], b=np.stack([b, b])[None])
-    assert all(verdicts(spec, good, cfg).values())
+    pts = [{"sparsity": s} for s in cfg.sparsity]
+    best = [relu_output.regular_polygon_optimum(5, s) for s in cfg.sparsity]
+    W = np.stack([[o.norm * polytopes.regular_polygon(5)] * 2 for o in best])  # (P, 2 seeds, 2, 5)
+    W[:, 1] = [rotated(w, 3) for w in W[:, 1]]
+    b = np.stack([[np.full(5, o.bias)] * 2 for o in best])
+    assert all(verdicts(spec, outcome(pts, W, b=b), cfg).values())
     square = W.copy()
-    square[:, 4] = 0  # one dropped, four left
-    bad = outcome([{}], np.stack([square, square])[None], b=np.stack([b, b])[None])
-    assert not any(verdicts(spec, bad, cfg).values())
+    square[..., 4] = 0  # one dropped, four left (same biases: only the bias check can hold)
+    assert not any(v for k, v in verdicts(spec, outcome(pts, square, b=b), cfg).items() if k != "bias@{}")
+    small = W / np.array([o.norm for o in best])[:, None, None, None]  # unit norms: ‖W_i‖ = 1
+    size = verdicts(spec, outcome(pts, small, b=b), cfg)
+    assert size["angular_gaps@{}"] and not size["feature_norms@{}"]
 
 
 def _collapse_outcome(densities: list[float], threshold: float) -> Outcome:
@@ -246,6 +258,102 @@ def test_correlated_orthogonal_checks_flip():
     stack = lambda W: np.broadcast_to(W, (len(pts), cfg.seeds, *W.shape)).copy()  # noqa: E731
     assert all(verdicts(spec, outcome(pts, stack(good)), cfg).values())
     assert not verdicts(spec, outcome(pts, stack(mixed)), cfg)["within_set_interference@{}"]
+
+
+def _onset_model(n: int, m: int, k: int, pair: tuple[int, int] | None = None) -> np.ndarray:
+    """(m, n): TMS's onset layout for k represented features — the 2m − k most important dedicated,
+    the next ones in antipodal pairs — or, with `pair`, that pair antipodal and the rest dedicated."""
+    W = np.zeros((m, n))
+    if pair is not None:
+        others = [i for i in range(k) if i not in pair]
+        W[np.arange(len(others)), others] = 1.0
+        W[m - 1, list(pair)] = [1.0, -1.0]
+        return W
+    d = 2 * m - k
+    W[np.arange(d), np.arange(d)] = 1.0
+    for q, i in enumerate(range(d, k, 2)):
+        W[d + q, [i, i + 1]] = [1.0, -1.0]
+    return W
+
+
+def test_antipodal_first_checks_flip():
+    spec, cfg = spec_and_config("tms.antipodal-first")
+    n, m, S = cfg.n_features, cfg.n_hidden, cfg.seeds
+    pts = [{"sparsity": s} for s in cfg.sparsity]
+    ks = [m, m + 1, m + 3, m + 3]  # onset at the second point with one pair
+    W = np.stack([np.stack([rotated(_onset_model(n, m, k), 10 * p + s) for s in range(S)]) for p, k in enumerate(ks)])
+    assert all(verdicts(spec, outcome(pts, W), cfg).values())
+    v = verdicts(spec, outcome(pts, _random_directions(W, 0)), cfg)  # the control: norms kept, directions not
+    assert v["n_represented@{'sparsity': 0.4}"] and not v["onset_layout_mismatch@{}"]
+    assert not v["onset_antipodal_cos@{}"]
+    # an important feature (2) paired with the least important represented one: the layout is wrong
+    wrong = W.copy()
+    wrong[1] = np.stack([_onset_model(n, m, m + 1, pair=(2, m))] * S)
+    assert not verdicts(spec, outcome(pts, wrong), cfg)["onset_layout_mismatch@{}"]
+    # a model that never superposes has no onset: the onset checks cannot be judged (NaN), not failed
+    never = np.broadcast_to(_onset_model(n, m, m), W.shape).copy()
+    (check,) = [c for c in spec.check if c.metric == "onset_antipodal_cos"]
+    assert judge_check(check, outcome(pts, never), cfg, TOY.metrics, ANALYTIC).error
+
+
+def test_onset_layout_mismatch_counts_features_out_of_place():
+    W = _onset_model(8, 3, 4, pair=(1, 3))[None, None]  # features 0, 2 dedicated; 1, 3 paired
+    o = outcome([{"sparsity": 0.5}], W)
+    assert TOY.metrics["onset_layout_mismatch"].fn(o, None).tolist() == [[2.0]]
+    assert TOY.metrics["onset_sparsity"].fn(o, None).tolist() == [[0.5]]
+
+
+def test_rescaled_checks_flip():
+    spec, cfg = spec_and_config("tms.rescaled")
+    n, m, S = cfg.n_features, cfg.n_hidden, cfg.seeds
+    pts = [{"sparsity": s} for s in cfg.sparsity]
+    reference = {c.at["sparsity"]: c.expect for c in spec.check}
+
+    def with_fractions(fractions: list[float]) -> Outcome:
+        W = np.zeros((len(pts), S, m, n))
+        for p, f in enumerate(fractions):
+            W[p, :, 0, : round(f * n)] = 1.0  # norms only: the fraction represented
+        return outcome(pts, W)
+
+    assert all(verdicts(spec, with_fractions([reference[s] for s in cfg.sparsity]), cfg).values())
+    assert not any(verdicts(spec, with_fractions([m / n] * len(pts)), cfg).values())  # a linear model
+
+
+def test_correlated_m2_checks_flip():
+    spec, cfg = spec_and_config("tms.correlated-m2")
+    square = polytopes.regular_polygon(4)  # 0°, 90°, 180°, 270°: pairs (0, 1) and (2, 3) orthogonal
+    pts = [{"sparsity": s} for s in cfg.sparsity]
+    stack = lambda W: np.stack([np.stack([rotated(W, s) for s in range(cfg.seeds)])] * len(pts))  # noqa: E731
+    assert all(verdicts(spec, outcome(pts, stack(square)), cfg).values())
+    assert not any(verdicts(spec, outcome(pts, stack(square[:, [0, 2, 1, 3]])), cfg).values())  # pairs antipodal
+    dropped = square.copy()
+    dropped[:, 3] = 0  # a pair member not represented never counts as orthogonal
+    assert not any(verdicts(spec, outcome(pts, stack(dropped)), cfg).values())
+
+
+def _pairs_model(n_collapsed: int) -> np.ndarray:
+    """Three pairs at 0°, 120°, 240° in 2-D: the first n_collapsed on one direction each, the others
+    side by side at ±30° (cos 0.5)."""
+    cols = []
+    for g, centre in enumerate(np.radians([0.0, 120.0, 240.0])):
+        half = 0.0 if g < n_collapsed else np.radians(30.0)
+        cols += [[np.cos(centre - half), np.sin(centre - half)], [np.cos(centre + half), np.sin(centre + half)]]
+    return np.array(cols).T
+
+
+def test_progressive_collapse_checks_flip():
+    spec, cfg = spec_and_config("tms.progressive-collapse")
+    pts = [{"sparsity": s} for s in cfg.sparsity]
+
+    def sweep(counts: list[int]) -> Outcome:
+        return outcome(pts, np.stack([np.stack([_pairs_model(c)] * cfg.seeds) for c in counts]))
+
+    assert cfg.sparsity == sorted(cfg.sparsity)  # the counts below go dense to sparse
+    assert all(verdicts(spec, sweep([3, 3, 2, 2, 1, 1, 0]), cfg).values())
+    v = verdicts(spec, sweep([3, 3, 3, 3, 3, 3, 0]), cfg)  # all at once
+    assert not v["collapse_intermediate_counts@{}"]
+    v = verdicts(spec, sweep([0] * len(pts)), cfg)  # the null: nothing collapses
+    assert not v["n_collapsed_sets@{'sparsity': 0.5}"] and not v["collapse_intermediate_counts@{}"]
 
 
 # 5) The polytope experiment.

@@ -267,6 +267,7 @@ toy_metrics: dict[str, Metric] = {
         _on_W(lambda W: metrics.n_represented(W) / W.shape[1]),
         "represented features per hidden dimension, n_represented / m (> 1: superposition)",
     ),
+    "bias": Metric(lambda o, _: o.arrays["b"], "b_i per feature"),
     "frobenius_sq": Metric(_on_W(metrics.frobenius_sq), "‖W‖_F²"),
     "interference": Metric(_on_W(metrics.interference), "Σ_{j≠i}(Ŵ_i·W_j)² per feature"),
     "max_interference": Metric(_on_W(metrics.max_interference), "largest interference among represented features"),
