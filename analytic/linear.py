@@ -17,7 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["feature_variance", "top_m", "optimal_loss"]
+__all__ = [
+    "feature_variance",
+    "top_m",
+    "optimal_loss",
+    "optimal_bias",
+    "optimal_offdiag_mass",
+    "max_explained_features",
+]
 
 
 def feature_variance(sparsity: float | np.ndarray) -> float | np.ndarray:
@@ -53,3 +60,41 @@ def optimal_loss(importance: np.ndarray, n_hidden: int, sparsity: float | np.nda
     weighted = importance * var
     kept = top_m(weighted, n_hidden)
     return float(weighted[~kept].sum())
+
+
+def optimal_bias(importance: np.ndarray, n_hidden: int, sparsity: float | np.ndarray) -> np.ndarray:
+    """The optimal linear model's bias b, (n,): 0 on the represented features, E[x_i] = p_i/2 elsewhere.
+
+    With WᵀW = P the projection onto the kept coordinates, the best b is the mean residual
+    E[x] − P·E[x]: zero where P keeps the coordinate, the feature's mean where it drops it. (The TDS
+    article's "for linear models, the biases are smallest for the top five features".)
+    """
+    importance = np.asarray(importance, dtype=float)
+    density = np.broadcast_to(1.0 - np.asarray(sparsity, dtype=float), importance.shape)
+    kept = top_m(importance * feature_variance(1.0 - density), n_hidden)
+    return np.where(kept, 0.0, density / 2.0)
+
+
+def optimal_offdiag_mass(importance: np.ndarray, n_hidden: int) -> float:
+    """Σ_{i≠j} (WᵀW)_ij² of the optimal linear model: 0 when the m-th and (m+1)-th importances differ.
+
+    The optimum WᵀW is the projection onto the top-m coordinates, diag(1, …, 1, 0, …, 0): W itself is
+    only fixed up to a rotation of R^m (W → QW), which leaves WᵀW unchanged. Off-diagonal entries
+    appear only where importances tie at the m-th place (any projection onto a subspace of the tied
+    coordinates is then optimal); with a tie this returns NaN (not unique).
+    """
+    importance = np.sort(np.asarray(importance, dtype=float))[::-1]
+    if n_hidden < importance.size and importance[n_hidden - 1] == importance[n_hidden]:
+        return float("nan")
+    return 0.0
+
+
+def max_explained_features(n_hidden: int) -> float:
+    """The most variance, in features' worth Σ_i (1 − e_i), e_i = E[(x_i − x'_i)²]/Var(x_i), that any
+    tied linear model reconstructs from independent features: m.
+
+    With optimal bias, e_i = ‖(Id − WᵀW)_i‖² (row i), so Σ_i e_i = ‖Id − WᵀW‖_F² ≥ n − m, since WᵀW has
+    rank ≤ m and the best rank-m approximation of Id leaves n − m singular values 1; a suboptimal
+    bias only adds error. So Σ_i (1 − e_i) ≤ m at every sparsity and importance.
+    """
+    return float(n_hidden)

@@ -23,6 +23,7 @@ __all__ = [
     "dimensionality_sum",
     "dstar",
     "relative_reconstruction_bias",
+    "offdiag_mass",
     "REPRESENTED_THRESHOLD",
 ]
 
@@ -107,3 +108,15 @@ def dimensionality_sum(W: torch.Tensor) -> torch.Tensor:
     efficiently. Always ≤ rank(W) ≤ m, with equality when every W_i lies in an eigenspace of W Wᵀ
     (e.g. any tight frame; see analytic.polytopes)."""
     return dimensionality(W).sum(dim=-1)
+
+
+def offdiag_mass(W: torch.Tensor) -> torch.Tensor:
+    """Σ_{i≠j} (W_i·W_j)² per instance, (I,): the squared off-diagonal mass of WᵀW.
+
+    The TDS article ("Results Analysis") reads superposition off the off-diagonal elements of WᵀW:
+    0 when features sit on orthogonal directions (or are dropped); an antipodal pair of unit vectors
+    adds 2. Computed as ‖WᵀW‖_F² − Σ_i ‖W_i‖⁴ = ‖WWᵀ‖_F² − Σ_i ‖W_i‖⁴ (the H×H form is cheaper).
+    """
+    _check(W)
+    WWt = torch.bmm(W, W.transpose(1, 2))  # (I, H, F) @ (I, F, H) → (I, H, H)
+    return (WWt**2).sum(dim=(1, 2)) - (feature_norms(W) ** 4).sum(dim=-1)

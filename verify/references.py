@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from analytic import linear, polytopes
+from analytic import linear, polytopes, relu_output
 from analytic import sae as analytic_sae
 from verify.registry import ANALYTIC
 
@@ -95,3 +95,39 @@ def _uniform_gap_degrees(c: Any) -> float:
     angles = np.sort(np.degrees(np.arctan2(W[1], W[0])) % 360.0)
     gaps = np.diff(np.append(angles, angles[0] + 360.0))
     return float(gaps.min())
+
+
+def _polygon_optimum(c: Any) -> relu_output.PolygonOptimum:
+    """The exact optimum of the symmetric polygon of the experiment's features in 2 dims at its sparsity."""
+    if c.n_hidden != 2:
+        raise ValueError(f"the symmetric polygon lives in 2 dims, not {c.n_hidden}")
+    return relu_output.regular_polygon_optimum(c.n_features, float(c.sparsity))
+
+
+@ANALYTIC.add("analytic.relu_output.polygon_norm")
+def _polygon_norm(c: Any) -> np.ndarray:
+    """‖W_i‖ of every feature at the exact optimum of the regular polygon (uniform features, 2 dims)."""
+    return np.full(c.n_features, _polygon_optimum(c).norm)
+
+
+@ANALYTIC.add("analytic.relu_output.polygon_bias")
+def _polygon_bias(c: Any) -> np.ndarray:
+    """b_i of every feature at the exact optimum of the regular polygon (uniform features, 2 dims)."""
+    return np.full(c.n_features, _polygon_optimum(c).bias)
+
+
+# ---------------------------------------------------------------- the tied linear model: bias, WᵀW, explained variance
+# (the TDS article's linear model)
+@ANALYTIC.add("analytic.linear.optimal_bias")
+def _linear_optimal_bias(c: Any) -> Any:
+    return linear.optimal_bias(c.importance.vector(c.n_features), c.n_hidden, c.sparsity)
+
+
+@ANALYTIC.add("analytic.linear.optimal_offdiag_mass")
+def _linear_optimal_offdiag_mass(c: Any) -> Any:
+    return linear.optimal_offdiag_mass(c.importance.vector(c.n_features), c.n_hidden)
+
+
+@ANALYTIC.add("analytic.linear.max_explained_features")
+def _linear_max_explained_features(c: Any) -> Any:
+    return linear.max_explained_features(c.n_hidden)

@@ -57,3 +57,22 @@ def test_relative_reconstruction_bias_from_the_public_metrics_module() -> None:
     """DESIGN's public API: superposition_lab.metrics.relative_reconstruction_bias(x, x_hat) — x̂ = c·x gives γ = c."""
     x = torch.randn((2, 100, 4), generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(metrics.relative_reconstruction_bias(x, 0.8 * x), torch.full((2,), 0.8))
+
+
+def test_offdiag_mass_by_hand() -> None:
+    # an antipodal pair adds 2·(−1)² = 2; a dedicated feature and an unlearned one add nothing
+    W = _batch([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    assert metrics.offdiag_mass(W).item() == pytest.approx(2.0)
+    # orthogonal features: no off-diagonal mass, whatever their norms
+    assert metrics.offdiag_mass(_batch([[2.0, 0.0], [0.0, 0.5]])).item() == pytest.approx(0.0)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10**6), h=st.integers(1, 4), f=st.integers(1, 7))
+def test_offdiag_mass_is_the_gram_matrix_off_its_diagonal(seed: int, h: int, f: int) -> None:
+    """Σ_{i≠j} (WᵀW)_ij² from the H×H form equals the F×F Gram matrix with its diagonal removed."""
+    W = torch.randn((2, h, f), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    G = metrics.gram(W)
+    direct = (G**2).sum(dim=(1, 2)) - (torch.diagonal(G, dim1=1, dim2=2) ** 2).sum(dim=-1)
+    assert torch.allclose(metrics.offdiag_mass(W), direct, atol=1e-9)
+    assert (metrics.offdiag_mass(W) >= -1e-9).all()
