@@ -34,6 +34,9 @@ __all__ = [
     "polytope_counts",
     "angles_2d",
     "angular_gaps",
+    "superposed",
+    "most_negative_partner",
+    "onset_layout",
 ]
 
 # Features i, j share a factor when |Ŵ_i·W_j| or |Ŵ_j·W_i| exceeds this. A trained model's
@@ -146,3 +149,48 @@ def angular_gaps(W: Any, mask: np.ndarray | None = None) -> np.ndarray:
         return ang
     a = np.sort(ang)
     return np.sort(np.diff(np.concatenate([a, [a[0] + 360.0]])))
+
+
+# ---------------------------------------------------------------- the onset of superposition
+
+
+def superposed(W: Any, threshold: float = REPRESENTED_THRESHOLD, tol: float = PROJECTION_TOL) -> np.ndarray:
+    """Mask (F,) of represented features that share a tegum factor with another feature — "in
+    superposition" (TMS "Demonstrating Superposition": represented "by having them not be
+    orthogonal to each other"); a represented feature outside this mask has a dedicated dimension."""
+    return np.asarray(interference_graph(W, threshold, tol).any(axis=1))
+
+
+def most_negative_partner(W: Any, threshold: float = REPRESENTED_THRESHOLD) -> np.ndarray:
+    """For each represented feature, the smallest cosine between Ŵ_i and another represented Ŵ_j, (F,).
+
+    −1 for a feature in an antipodal pair (W_j = −c·W_i, TMS "Demonstrating Superposition");
+    NaN for unrepresented features and for a feature with no represented partner.
+    """
+    W = _as_numpy(W)
+    norms = np.linalg.norm(W, axis=0)  # (F,)
+    alive = norms > threshold
+    unit = W / np.where(alive, norms, 1.0)
+    cos = unit.T @ unit  # (F, F)
+    cos[~(alive[:, None] & alive[None, :])] = np.inf
+    np.fill_diagonal(cos, np.inf)
+    low = cos.min(axis=1)
+    return np.where(np.isfinite(low), low, np.nan)
+
+
+def onset_layout(n_features: int, n_hidden: int, n_represented: int) -> np.ndarray:
+    """Status per feature, (F,), that TMS describes at the onset of superposition for features
+    sorted by importance: 2 = dedicated dimension, 1 = in an antipodal pair, 0 = not represented.
+
+    "It starts with less important features [...] Initially this involves arranging them in
+    antipodal pairs" (TMS "Demonstrating Superposition"): k > m represented features in m dimensions
+    as antipodal pairs take k − m pairs, one dimension each, so the 2m − k most important features
+    keep dedicated dimensions and the next 2(k − m) pair up; the rest are not represented.
+    """
+    if not n_hidden < n_represented <= min(n_features, 2 * n_hidden):
+        raise ValueError(f"antipodal pairs fit m < k ≤ min(n, 2m) features (got k={n_represented}, m={n_hidden})")
+    status = np.zeros(n_features, dtype=int)
+    dedicated = 2 * n_hidden - n_represented
+    status[:dedicated] = 2
+    status[dedicated:n_represented] = 1
+    return status

@@ -134,3 +134,34 @@ def test_dimensionality_sum_is_at_most_the_rank(m, n, seed):
 def test_dimensionality_sum_short_of_m_for_a_non_tight_frame():
     W = np.array([[1.0, 0.0, 0.8], [0.0, 1.0, 0.6]])  # three unit vectors, not a tight frame
     assert metrics.dimensionality_sum(torch.from_numpy(W)[None]).item() < 1.9
+
+
+# 5) The onset of superposition: which features are superposed, their antipodes, TMS's layout.
+
+
+def test_superposed_features_and_their_antipodes():
+    # features 0, 1 dedicated, 2 and 3 an antipodal pair, 4 not represented
+    W = polytopes.tegum_product(*(polytopes.configuration(n) for n in ("dedicated", "dedicated", "digon")))
+    W = np.concatenate([W, np.full((3, 1), 0.1)], axis=1)
+    assert geometry.superposed(W).tolist() == [False, False, True, True, False]
+    low = geometry.most_negative_partner(W)
+    np.testing.assert_allclose(low[:4], [0.0, 0.0, -1.0, -1.0], atol=1e-12)
+    assert np.isnan(low[4])
+    assert np.isnan(geometry.most_negative_partner(np.eye(2)[:, :1])).all()  # no partner at all
+
+
+@SETTINGS
+@given(st.integers(1, 4), seeds, st.floats(0.6, 3.0))
+def test_antipodal_pairs_stay_antipodal_under_rotation_and_scale(n_pairs, seed, scale):
+    W = rotate(polytopes.tegum_product(*[polytopes.configuration("digon")] * n_pairs), seed, scale, flips=False)
+    assert geometry.superposed(W, threshold=0.5 * scale).all()
+    np.testing.assert_allclose(geometry.most_negative_partner(W, threshold=0.5 * scale), -1.0, atol=1e-9)
+
+
+def test_onset_layout():
+    # k = 4 features in m = 3: one antipodal pair (features 2, 3), two dedicated dimensions
+    assert geometry.onset_layout(8, 3, 4).tolist() == [2, 2, 1, 1, 0, 0, 0, 0]
+    assert geometry.onset_layout(8, 3, 6).tolist() == [1] * 6 + [0, 0]
+    for k in (3, 7):
+        with pytest.raises(ValueError, match="antipodal pairs fit"):
+            geometry.onset_layout(8, 3, k)

@@ -18,7 +18,7 @@ import torch
 
 from analytic import polytopes
 from superposition_lab import metrics
-from superposition_lab.geometry import angular_gaps
+from superposition_lab.geometry import angular_gaps, most_negative_partner, onset_layout, superposed
 from verify.kind import Metric, Outcome
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "axis_values",
     "represented_mask",
     "restart_geometry",
+    "onset_index",
 ]
 
 # The dimensionalities of "Why these geometric structures?", largest first: dedicated dimension,
@@ -230,6 +231,56 @@ def _loss_curves_cross(o: Outcome, c: Any) -> np.ndarray:
     return _sweep(out, gap.shape[0])
 
 
+# ---------------------------------------------------------------- the onset of superposition
+
+
+def _represented_fraction(o: Outcome, c: Any) -> np.ndarray:
+    return represented_mask(o).mean(axis=2)  # (P, S)
+
+
+def onset_index(o: Outcome) -> np.ndarray:
+    """Per seed, the grid point of the smallest sparsity where more than m features are represented
+    (the first onset of superposition along the sweep), or −1 where no point has that, (S,)."""
+    m = o.arrays["W"].shape[2]
+    order = np.argsort(axis_values(o, "sparsity"))
+    beyond = represented_mask(o).sum(axis=2)[order] > m  # (P, S), sparsity ascending
+    return np.where(beyond.any(axis=0), order[beyond.argmax(axis=0)], -1)
+
+
+def _at_onset(fn: Callable[[np.ndarray, int], float]) -> Callable[[Outcome, Any], np.ndarray]:
+    """A sweep-wide metric: fn(W (H, F), n_represented) at each seed's onset point; NaN where the
+    sweep has no onset (a model that never superposes has no onset to describe)."""
+
+    def metric(o: Outcome, c: Any) -> np.ndarray:
+        W, rep = o.arrays["W"], represented_mask(o)
+        onset = onset_index(o)
+        out = np.array([fn(W[p, s], int(rep[p, s].sum())) if p >= 0 else np.nan for s, p in enumerate(onset)])
+        return _sweep(out, W.shape[0])
+
+    return metric
+
+
+def _onset_sparsity(o: Outcome, c: Any) -> np.ndarray:
+    S = axis_values(o, "sparsity")
+    onset = onset_index(o)
+    return _sweep(np.where(onset >= 0, S[onset], np.nan), len(S))
+
+
+def _layout_mismatch(W: np.ndarray, k: int) -> float:
+    """Features whose status (dedicated, superposed, not represented) differs from TMS's onset layout."""
+    H, F = W.shape
+    if k > 2 * H:  # no layout of antipodal pairs holds k > 2m features: every feature is out of place
+        return float(F)
+    status = np.where(superposed(W), 1, np.where(np.linalg.norm(W, axis=0) > metrics.REPRESENTED_THRESHOLD, 2, 0))
+    return float((status != onset_layout(F, H, k)).sum())
+
+
+def _worst_antipode(W: np.ndarray, k: int) -> float:
+    """Largest, over features in superposition, of the cosine with their most opposite partner."""
+    sup = superposed(W)
+    return float(most_negative_partner(W)[sup].max()) if sup.any() else np.nan
+
+
 geometry_metrics: dict[str, Metric] = {
     "dimensionality_sum": Metric(_dim_sum, "Σ_i D_i (≤ m; = m for a tight frame)"),
     "dimensionality_sum_ratio": Metric(_dim_sum_ratio, "Σ_i D_i / m"),
@@ -278,6 +329,25 @@ geometry_metrics: dict[str, Metric] = {
     "loss_curves_cross": Metric(
         _loss_curves_cross,
         "1 if the two geometries' loss curves cross along perturbed_density, else 0 (sweep-wide)",
+        sweep_wide=True,
+    ),
+    "represented_fraction": Metric(_represented_fraction, "share of the n features with ‖W_i‖ > 0.5"),
+    "onset_sparsity": Metric(
+        _onset_sparsity,
+        "smallest sparsity of the sweep where more than m features are represented (NaN if none; sweep-wide)",
+        sweep_wide=True,
+    ),
+    "onset_layout_mismatch": Metric(
+        _at_onset(_layout_mismatch),
+        "at the onset point: features whose status (dedicated / superposed / not represented) differs from "
+        "TMS's onset layout — the 2m − k most important dedicated, the next 2(k − m) in superposition, "
+        "the rest not represented (n when k > 2m: no pair layout fits; NaN without onset; sweep-wide)",
+        sweep_wide=True,
+    ),
+    "onset_antipodal_cos": Metric(
+        _at_onset(_worst_antipode),
+        "at the onset point: the largest, over features in superposition, of their smallest cosine with another "
+        "represented feature (−1 when all sit in antipodal pairs; NaN without onset; sweep-wide)",
         sweep_wide=True,
     ),
 }
