@@ -55,6 +55,20 @@ MUTANTS: tuple[Mutant, ...] = (
         (f"{_T}/models/test_toy.py", f"{_T}/test_train.py"),
     ),
     Mutant(
+        "hidden-relu-dropped",
+        "relu_hidden loses its hidden ReLU (autograd forward and fused gradient)",
+        (
+            Edit(_TOY, "        return torch.relu(h) if self.hidden_relu else h", "        return h"),
+            Edit(
+                _TOY,
+                "        if self.hidden_relu:\n            h.relu_()",
+                "        if False:\n            h.relu_()",
+            ),
+        ),
+        ("tms.privileged-basis",),
+        (f"{_T}/models/test_toy.py", f"{_T}/test_train.py"),
+    ),
+    Mutant(
         "variance-constant",
         "feature variance p/3 − p²/4 → p/3 − p²/5 (analytic.linear)",
         (Edit("analytic/linear.py", "return p / 3.0 - p**2 / 4.0", "return p / 3.0 - p**2 / 5.0"),),
