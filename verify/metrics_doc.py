@@ -15,7 +15,7 @@ from verify import catalog
 from verify.kind import ExperimentKind
 from verify.registry import EXPERIMENTS
 
-__all__ = ["START", "END", "kinds", "metric_lines", "markdown", "update_readme", "readme_section"]
+__all__ = ["START", "END", "kinds", "metric_lines", "markdown", "update_readme", "readme_section", "replace_section"]
 
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -56,24 +56,29 @@ def markdown() -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
-def readme_section(text: str) -> str:
+def readme_section(text: str, start: str = START, end: str = END) -> str:
     """What README.md holds between the markers (ValueError when they are missing)."""
-    if START not in text or END not in text:
-        raise ValueError(f"README has no {START} … {END} section")
-    return text.split(START, 1)[1].split(END, 1)[0].strip("\n") + "\n"
+    if start not in text or end not in text:
+        raise ValueError(f"README has no {start} … {end} section")
+    return text.split(start, 1)[1].split(end, 1)[0].strip("\n") + "\n"
 
 
-def update_readme(path: Path = README) -> bool:
-    """Rewrite the README's metrics section from the registry; True if it changed."""
+def replace_section(path: Path, body: str, start: str = START, end: str = END) -> bool:
+    """Rewrite the part of the file at `path` between the markers with `body`; True if it changed."""
     text = path.read_text(encoding="utf-8")
-    readme_section(text)  # the markers must be there
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    new = f"{head}{START}\n{markdown()}{END}{tail}"
+    readme_section(text, start, end)  # the markers must be there
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    new = f"{head}{start}\n{body}{end}{tail}"
     if new == text:
         return False
     path.write_text(new, encoding="utf-8")
     return True
+
+
+def update_readme(path: Path = README) -> bool:
+    """Rewrite the README's metrics section from the registry; True if it changed."""
+    return replace_section(path, markdown())
 
 
 if __name__ == "__main__":

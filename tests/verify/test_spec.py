@@ -53,7 +53,8 @@ def test_tiny_spec_loads(tiny_spec_path: Path) -> None:
         (
             'model = "linear"',
             'model = "lineer"',
-            "s.toml: experiment.model: unknown value 'lineer' (did you mean 'linear'?); known: linear, relu_hidden, relu_output",
+            "s.toml: experiment.model: unknown value 'lineer' (did you mean 'linear'?); "
+            "known: linear, relu_hidden, relu_output",
         ),
         (
             'metric = "n_represented"',
