@@ -65,14 +65,28 @@ def grid_sizes(config: Any, axes: tuple[str, ...]) -> dict[str, float]:
 
 
 def _toy(c: Any) -> list[Need]:
-    inst = {**grid_sizes(c, ("sparsity", "perturbed_density")), "seeds": c.seeds, "restarts": c.restarts}
+    inst = {**grid_sizes(c, ("sparsity", "perturbed_density", "hidden_l1")), "seeds": c.seeds, "restarts": c.restarts}
     F, H = {"n_features": c.n_features}, {"n_hidden": c.n_hidden}
-    return [
+    needs = [
         Need("memory", 4 * FLOAT, {**inst, **F, **H}),  # W, its gradient and AdamW's two moments
         Need("memory", 6 * FLOAT, {**inst, "batch_size": max(c.batch_size, 8192), **F}),  # batch + buffers
         Need("memory", 40 / 8192, {"eval_samples": c.eval_samples}),  # the evaluation's batch list
         Need("compute", 10, {**inst, "steps": c.steps, "batch_size": c.batch_size, **F, **H}),
         Need("compute", 4, {**inst, "eval_samples": c.eval_samples, **F, **H}),
+    ]
+    if c.snapshot_every:  # W (and b) of every instance at ≤ 2·steps/snapshot_every snapshots, on the host
+        needs.append(Need("memory", 2 * FLOAT / c.snapshot_every, {**inst, "steps": c.steps, **F, **H}))
+    return needs
+
+
+def _abs_value(c: Any) -> list[Need]:
+    inst = {**grid_sizes(c, ("sparsity",)), "seeds": c.seeds, "restarts": c.restarts}
+    FH = {"n_features": c.n_features, "n_hidden": c.n_hidden}
+    return [
+        Need("memory", 8 * FLOAT, {**inst, **FH}),  # W1, W2, their gradients and AdamW's moments
+        Need("memory", 8 * FLOAT, {**inst, "batch_size": max(c.batch_size, 8192), "n_features": c.n_features}),
+        Need("compute", 12, {**inst, "steps": c.steps, "batch_size": c.batch_size, **FH}),
+        Need("compute", 4, {**inst, "eval_samples": c.eval_samples, **FH}),
     ]
 
 
@@ -119,6 +133,7 @@ def _loss_decomposition(c: Any) -> list[Need]:
 
 COST_MODELS: dict[str, Callable[[Any], list[Need]]] = {
     "toy": _toy,
+    "abs_value": _abs_value,
     "sae": _sae,
     "phase": _phase,
     "phase_point": _phase,

@@ -19,6 +19,7 @@ MODULES = (
     "verify.experiments.phase_free_optimum",
     "verify.experiments.polytope",
     "verify.experiments.sae",
+    "verify.experiments.abs_value",
 )
 
 
