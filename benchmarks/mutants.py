@@ -13,7 +13,8 @@ temporary folder, applies the edits there, and runs in that copy
 1. the specs the mutant names: `python -m verify.cli verify <ids> --profile quick --no-cache`;
 2. the unit tests it names: `python -m pytest <files>`.
 
-The mutant is KILLED when a named spec's verdict is not "pass" (fail or error) or a unit test fails,
+The mutant is KILLED when a named spec's verdict is not the one its status expects ("pass", or
+"refuted" for a refuted claim: a fail or an error instead) or a unit test fails,
 and SURVIVES otherwise. The kill table is printed and written as markdown (`--md`, default
 `out/mutants.md`; the README's "Mutation check" section pastes it). Exit code 0 when every mutant is
 killed, 1 when one survives or could not be applied.
@@ -44,7 +45,7 @@ class Result:
     """What happened to one mutant: verdicts of its specs, failed tests, and the time it took."""
 
     mutant: Mutant
-    verdicts: dict[str, str] = field(default_factory=dict)  # spec id → pass | fail | error | missing
+    verdicts: dict[str, str] = field(default_factory=dict)  # spec id → pass (as expected) | fail | error | missing
     failed_tests: list[str] = field(default_factory=list)
     tests_rc: int | None = None
     problem: str = ""  # a snippet that did not apply, a timeout, …
@@ -130,7 +131,9 @@ def run_specs(mutant: Mutant, copy: Path, timeout: float, keep: Path | None = No
     if results.is_file():
         for entry in json.loads(results.read_text(encoding="utf-8"))["results"]:
             if entry["id"] in verdicts:
-                verdicts[entry["id"]] = entry["verdict"]
+                # a verdict other than the expected one (pass, or refuted for a refuted claim) kills
+                expected = entry.get("expected_verdict", "pass")
+                verdicts[entry["id"]] = "pass" if entry["verdict"] == expected else entry["verdict"]
     return verdicts
 
 
