@@ -28,6 +28,7 @@ import torch
 from analytic import linear
 from superposition_lab import metrics
 from superposition_lab.models import MODELS
+from verify.experiments.toy_data import densities, point_density, toy_sampler
 from verify.kind import Metric, Outcome, at_point
 
 __all__ = [
@@ -72,14 +73,12 @@ def feature_error(outcome: Outcome, config: Any) -> np.ndarray:
     outside the top m (TDS "Results Analysis": linear models "mainly capture features with the highest
     feature importance"); 0 is a perfect reconstruction. Var(x_i) is estimated from the same draws.
     """
-    from verify.experiments.toy import _sampler  # the toy kind imports this module
-
     W = torch.from_numpy(outcome.arrays["W"])  # (P, S, H, F)
     b = torch.from_numpy(outcome.arrays["b"])  # (P, S, F)
     P, S, H, F = W.shape
     W, b = W.reshape(P * S, H, F), b.reshape(P * S, F)
-    density = np.repeat(np.stack([_density(at_point(config, point)) for point in outcome.points]), S, axis=0)
-    sampler = _sampler(config, torch.tensor(density, dtype=torch.float64))
+    density = np.repeat(densities(config, outcome.points), S, axis=0)
+    sampler = toy_sampler(config, torch.tensor(density, dtype=torch.float64))
     cls = MODELS[config.model]
     gen = torch.Generator().manual_seed(config.seed + 3)
     sq_err = torch.zeros(P * S, F, dtype=torch.float64)
@@ -99,14 +98,6 @@ def feature_error(outcome: Outcome, config: Any) -> np.ndarray:
     n = ERROR_SAMPLES
     var = x_sq / n - (x_sum / n) ** 2  # (I, F)
     return (sq_err / n / var).numpy().reshape(P, S, F)
-
-
-def _density(c: Any) -> np.ndarray:
-    """Density 1 − S of every feature at one grid point, (F,)."""
-    row = np.full(c.n_features, 1.0 - c.sparsity)
-    if c.perturbed_density is not None:
-        row[-1] = c.perturbed_density
-    return row
 
 
 def explained_features(outcome: Outcome, config: Any) -> np.ndarray:
@@ -174,7 +165,8 @@ def mean_bias_ratio(outcome: Outcome, config: Any) -> np.ndarray:
     ref = []
     for point in outcome.points:
         c = at_point(config, point)
-        ref.append(linear.optimal_bias(c.importance.vector(c.n_features), c.n_hidden, 1.0 - _density(c)).mean())
+        sparsity = 1.0 - point_density(c, {})
+        ref.append(linear.optimal_bias(c.importance.vector(c.n_features), c.n_hidden, sparsity).mean())
     return b.mean(axis=-1) / np.array(ref)[:, None]
 
 

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from superposition_lab import adversarial
-from superposition_lab.data import AnticorrelatedSets, CorrelatedSets, Sampler, SparseUniform, feature_sets
 from superposition_lab.models import MODELS
 from verify.experiments.geometry_metrics import axis_values, batched_weights, per_point
+from verify.experiments.toy_data import densities, toy_sampler
 from verify.figures import save_figure
 from verify.kind import Metric, Outcome
 
@@ -57,28 +57,6 @@ def attack_samples(n_features: int) -> int:
 _CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(W array) → (W, vulnerability (P, S))
 
 
-def _densities(o: Outcome, c: Any) -> np.ndarray:
-    """Density 1 − S of every feature at each grid point, (P, F) (the toy kind's instance table)."""
-    rows = []
-    for point in o.points:
-        row = np.full(c.n_features, 1.0 - point.get("sparsity", c.sparsity))
-        perturbed = point.get("perturbed_density", c.perturbed_density)
-        if perturbed is not None:
-            row[-1] = perturbed
-        rows.append(row)
-    return np.array(rows)
-
-
-def _sampler(c: Any, density: torch.Tensor) -> Sampler:
-    """The data distribution the toy kind trains on, for densities (I, F)."""
-    if c.data == "independent":
-        return SparseUniform(density)
-    index = feature_sets(c.n_features, c.set_size, c.n_sets)
-    first_member = torch.from_numpy(np.unique(index.numpy(), return_index=True)[1])
-    cls = CorrelatedSets if c.data == "correlated" else AnticorrelatedSets
-    return cls(density[:, first_member], index)
-
-
 def vulnerability(o: Outcome, c: Any) -> np.ndarray:
     """(L' − L)/(L'₀ − L₀) per grid point and seed, (P, S) (computed once per Outcome)."""
     W = o.arrays["W"]
@@ -86,9 +64,9 @@ def vulnerability(o: Outcome, c: Any) -> np.ndarray:
     if hit is not None and hit[0] is W:
         return hit[1]
     P, S = W.shape[:2]
-    density = torch.tensor(np.repeat(_densities(o, c), S, axis=0), dtype=torch.float32)  # (P·S, F)
+    density = torch.tensor(np.repeat(densities(c, o.points), S, axis=0), dtype=torch.float32)  # (P·S, F)
     gen = torch.Generator().manual_seed(c.seed + 1)
-    x = _sampler(c, density).sample(attack_samples(c.n_features), gen)  # (P·S, B, F), float32
+    x = toy_sampler(c, density).sample(attack_samples(c.n_features), gen)  # (P·S, B, F), float32
     importance = torch.tensor(np.tile(c.importance.vector(c.n_features), (P * S, 1)), dtype=torch.float32)
     model = MODELS[c.model]
     v = adversarial.vulnerability(

@@ -26,10 +26,6 @@ from attrs import validators as v
 
 from superposition_lab import metrics
 from superposition_lab.data import (
-    AnticorrelatedSets,
-    CorrelatedSets,
-    Sampler,
-    SparseUniform,
     feature_sets,
     importance_profile,
 )
@@ -41,6 +37,7 @@ from verify.experiments.neuron_metrics import neuron_metrics, neuron_plots
 from verify.experiments.reconstruction_metrics import reconstruction_metrics, reconstruction_plots
 from verify.experiments.robustness_metrics import robustness_metrics, robustness_plots
 from verify.experiments.set_metrics import set_metrics
+from verify.experiments.toy_data import densities, toy_sampler
 from verify.experiments.trajectory_metrics import trajectory_metrics, trajectory_plots
 from verify.figures import save_figure
 from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, RunContext, grid_points
@@ -142,30 +139,11 @@ def _instance_table(config: ToyConfig, points: list[dict[str, float]]) -> tuple[
     For set data (correlated, anticorrelated) the density is the set's: the same for its features.
     """
     reps = config.seeds * config.restarts
-    rows, l1 = [], []
-    for p in points:
-        l1.append(p.get("hidden_l1", config.hidden_l1))
-        sparsity = p.get("sparsity", config.sparsity)  # a list only where it is an axis, then p has it
-        assert isinstance(sparsity, float)
-        row = np.full(config.n_features, 1.0 - sparsity)
-        perturbed = p.get("perturbed_density", config.perturbed_density)
-        if perturbed is not None:
-            row[-1] = perturbed
-        rows.append(row)
-    density = np.repeat(np.array(rows), reps, axis=0)
+    rows = densities(config, points)  # (P, F)
+    l1 = [p.get("hidden_l1", config.hidden_l1) for p in points]
+    density = np.repeat(rows, reps, axis=0)
     importance = np.tile(config.importance.vector(config.n_features), (len(density), 1))
     return density, importance, np.repeat(np.array(l1, dtype=float), reps)
-
-
-def _sampler(config: ToyConfig, density: torch.Tensor) -> Sampler:
-    """The data distribution for density (I, F)."""
-    if config.data == "independent":
-        return SparseUniform(density)
-    index = config.set_index()
-    first_member = torch.from_numpy(np.unique(index, return_index=True)[1])  # (G,)
-    cls = CorrelatedSets if config.data == "correlated" else AnticorrelatedSets
-    # a set's features share one density: its first member's, (I, G)
-    return cls(density[:, first_member.to(density.device)], torch.from_numpy(index).to(density.device))
 
 
 def _random_directions(W: np.ndarray, seed: int) -> np.ndarray:
@@ -180,7 +158,7 @@ def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
     P, S, R = len(points), config.seeds, config.restarts
     device = resolve_device(ctx.device)
     density, importance, l1 = _instance_table(config, points)
-    sampler = _sampler(config, torch.tensor(density, device=device, dtype=torch.float32))
+    sampler = toy_sampler(config, torch.tensor(density, device=device, dtype=torch.float32))
     imp = torch.tensor(importance, device=device, dtype=torch.float32)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     model = MODELS[config.model](
