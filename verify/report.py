@@ -176,13 +176,17 @@ def _refuted_section(entries: list[dict[str, Any]]) -> list[str]:
         src = e.get("source") or {}
         lines += ["", f"### [{e['id']}](#{e['id'].replace('.', '')}) — verdict **{e.get('verdict')}**", ""]
         lines += [f"{src.get('paper', '?')}, *{src.get('section', '?')}*: {e.get('title', '')}", ""]
-        lines += ["| check | claimed | measured (claim) | measured (control) |", "|---|---|---|---|"]
+        lines += [
+            "| check | claimed | measured (claim) | where the claim fails | measured (control) |",
+            "|---|---|---|---|---|",
+        ]
         for row in check_rows(e):
             control = row["control"]
             ctext = "—" if control is None else f"{_mark(control['passed'])} {control['value']}"
+            where = row["claim"]["detail"] if row["claim"]["passed"] is False else "—"
             lines.append(
                 f"| `{row['metric']}` {row['rule']} | {row['expected']} ({row['tolerance']}) | "
-                f"{_mark(row['claim']['passed'])} {row['claim']['value']} | {ctext} |"
+                f"{_mark(row['claim']['passed'])} {row['claim']['value']} | {where.replace('|', '/')} | {ctext} |"
             )
     return lines
 
