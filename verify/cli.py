@@ -142,7 +142,7 @@ def _run_and_write(args: argparse.Namespace, specs: list[Spec], show_table: bool
                 on_result=lambda so_far: report.write_results(so_far, out),  # a partial report
                 executor=executor,
                 max_in_flight=in_flight,
-                threads_per_job=settings.threads if settings.name != "local" else None,
+                threads_per_job=settings.threads if settings.in_workers else None,
             )
     except KeyboardInterrupt:
         _err(f"interrupted — finished runs are cached in {out / 'cache'}; run the same command to resume")

@@ -1,6 +1,8 @@
 """Executors for the runner's seam (`verify.dispatch`): where the jobs run.
 
-- `local` — `InlineExecutor`: in this process, one job at a time (the default; the sequential run).
+- `local` — `InlineExecutor`: in this process, one job at a time (the default; the sequential run);
+  with `--jobs N` a `ProcessPoolExecutor` of N spawned worker processes on this machine instead, each
+  job with its share of the cores as torch threads (results identical to the sequential run).
 - `ray` — `RayExecutor`: each job a Ray task with `num_cpus`/`num_gpus` of its own (fractions
   allowed), on a local cluster started by `ray.init()` or an existing one (`address="auto"` or
   `"ray://host:10001"`). The job and its result travel through Ray's object store, so the workers
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import math
+import multiprocessing
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +44,7 @@ class ExecutorSettings:
     cpus_per_job: float = 1.0  # ray: each job's CPU share; its torch threads are max(1, floor(share))
     gpus_per_job: float = 0.0  # ray: each job's GPU share (0.25: four jobs share one GPU)
     max_in_flight: int | None = None  # jobs submitted at once (default: twice the jobs the cluster fits)
+    jobs: int = 1  # local: jobs at once, each in a worker process (1: in this process)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ExecutorSettings:
@@ -49,6 +54,7 @@ class ExecutorSettings:
             cpus_per_job=args.cpus_per_job,
             gpus_per_job=args.gpus_per_job,
             max_in_flight=args.max_in_flight,
+            jobs=args.jobs,
         )
 
     def device(self, requested: str) -> str:
@@ -60,8 +66,16 @@ class ExecutorSettings:
 
     @property
     def threads(self) -> int:
-        """Torch intra-op threads of a job: its whole CPUs, at least one."""
+        """Torch intra-op threads of a job: its whole CPUs, at least one (local workers: this machine's
+        cores shared out among the jobs)."""
+        if self.name == "local":
+            return max(1, (os.cpu_count() or 1) // self.jobs)
         return max(1, math.floor(self.cpus_per_job))
+
+    @property
+    def in_workers(self) -> bool:
+        """Whether jobs run outside this process (Ray, or a local pool): then each gets `threads`."""
+        return self.name != "local" or self.jobs > 1
 
     def problems(self) -> list[str]:
         """Bad combinations, one line each (the CLI exits 2 on any)."""
@@ -72,6 +86,10 @@ class ExecutorSettings:
             out.append(f"--cpus-per-job {self.cpus_per_job}: must be > 0")
         if not self.gpus_per_job >= 0:
             out.append(f"--gpus-per-job {self.gpus_per_job}: must be ≥ 0")
+        if self.jobs < 1:
+            out.append(f"--jobs {self.jobs}: must be ≥ 1")
+        if self.name != "local" and self.jobs != 1:
+            out.append("--jobs is for --executor local; with ray, --cpus-per-job and --max-in-flight set the sharing")
         if self.max_in_flight is not None and self.max_in_flight < 1:
             out.append(f"--max-in-flight {self.max_in_flight}: must be ≥ 1")
         if self.name == "local" and (self.address or self.gpus_per_job or self.cpus_per_job != 1.0):
@@ -125,6 +143,9 @@ def _import_ray() -> Any:
 
 def make_executor(settings: ExecutorSettings) -> tuple[cf.Executor, int | None]:
     """The executor the settings ask for and how many jobs to keep in flight (None: no limit)."""
+    if settings.name == "local" and settings.jobs > 1:
+        pool = cf.ProcessPoolExecutor(max_workers=settings.jobs, mp_context=multiprocessing.get_context("spawn"))
+        return pool, 2 * settings.jobs
     if settings.name == "local":
         return InlineExecutor(), None
     ray = _import_ray()
@@ -143,3 +164,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--cpus-per-job", type=float, default=1.0, help="ray: CPUs per job (torch threads; default 1)")
     g.add_argument("--gpus-per-job", type=float, default=0.0, help="ray: GPUs per job, fractions allowed (default 0)")
     g.add_argument("--max-in-flight", type=int, help="ray: jobs submitted at once (default: twice what fits)")
+    g.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="local: run this many jobs at once in worker processes, sharing the cores (default 1: in this process)",
+    )

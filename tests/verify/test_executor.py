@@ -160,4 +160,18 @@ def test_executor_options_are_checked(tiny_spec_path: Path, tmp_path: Path, monk
     assert main([*args, "--executor", "ray", "--device", "cuda"]) == 2
     assert "--gpus-per-job" in capsys.readouterr().err
     assert main([*args, "--executor", "ray", "--max-in-flight", "0"]) == 2
+    assert main([*args, "--jobs", "0"]) == 2
+    assert "--jobs 0: must be ≥ 1" in capsys.readouterr().err
+    assert main([*args, "--executor", "ray", "--jobs", "2"]) == 2
+    assert "--jobs is for --executor local" in capsys.readouterr().err
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_local_jobs_run_in_worker_processes_with_the_same_results(tiny_spec_path: Path, tmp_path: Path) -> None:
+    """`--jobs 2`: the claim and its control in two spawned workers — the same digests and verdict as
+    the sequential run, and the same cache keys (so a later sequential run trains nothing)."""
+    assert main(["verify", str(tiny_spec_path), "--out", str(tmp_path / "seq"), "--device", "cpu"]) == 0
+    assert main(["verify", str(tiny_spec_path), "--out", str(tmp_path / "par"), "--device", "cpu", "--jobs", "2"]) == 0
+    seq, par = (json.loads((tmp_path / d / "results.json").read_text())["results"][0] for d in ("seq", "par"))
+    assert seq["provenance"]["digests"] == par["provenance"]["digests"] and par["verdict"] == "pass"
+    assert cache_contents(tmp_path / "seq") == cache_contents(tmp_path / "par")
