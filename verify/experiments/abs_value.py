@@ -31,7 +31,7 @@ from superposition_lab import neurons
 from superposition_lab.data import SparseUniform
 from superposition_lab.models.abs_value import AbsValueModel
 from superposition_lab.train import best_of_restarts, resolve_device, train
-from verify.experiments.toy import Importance
+from verify.experiments.toy import Importance, unit_interval_open
 from verify.figures import save_figure
 from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, RunContext, grid_points
 from verify.registry import EXPERIMENTS
@@ -42,12 +42,6 @@ AXES = ("sparsity",)
 EVAL_BATCH = 8192  # evaluation samples per batch
 
 
-def _unit_interval_open(_: Any, attribute: attrs.Attribute, value: float | list[float]) -> None:
-    for x in value if isinstance(value, list) else [value]:
-        if not 0.0 <= x < 1.0:
-            raise ValueError(f"'{attribute.name}' must lie in [0, 1) (got {x!r}; S = 1 would mean no data)")
-
-
 @attrs.frozen
 class AbsValueConfig(Optimiser):
     """The absolute-value model of TMS "Computation in Superposition" (optimiser fields from `Optimiser`)."""
@@ -55,7 +49,7 @@ class AbsValueConfig(Optimiser):
     n_features: int = attrs.field(validator=v.ge(1))
     n_hidden: int = attrs.field(validator=v.ge(1))
     importance: Importance = Importance(uniform=1.0)
-    sparsity: float | list[float] = attrs.field(default=0.0, validator=_unit_interval_open)  # grid axis
+    sparsity: float | list[float] = attrs.field(default=0.0, validator=unit_interval_open)  # grid axis
     seeds: int = attrs.field(default=1, validator=v.ge(1))  # independent models per grid point
     restarts: int = attrs.field(default=1, validator=v.ge(1))  # best-of-k per seed, by final loss
     eval_samples: int = attrs.field(default=2**18, validator=v.ge(1))  # Monte Carlo loss after training

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from analytic import linear
-from superposition_lab import metrics
+from superposition_lab import adversarial, metrics
 from superposition_lab.models import MODELS
 from verify.experiments.toy_data import densities, point_density, toy_sampler
 from verify.kind import Metric, Outcome, at_point
@@ -86,12 +86,7 @@ def feature_error(outcome: Outcome, config: Any) -> np.ndarray:
     x_sq = torch.zeros(P * S, F, dtype=torch.float64)
     for _ in range(ERROR_SAMPLES // _CHUNK):
         x = sampler.sample(_CHUNK, gen).double()  # (I, B, F)
-        h = torch.bmm(x, W.transpose(1, 2))  # (I, B, F) @ (I, F, H) → (I, B, H)
-        if cls.hidden_relu:
-            h = torch.relu(h)
-        out = torch.bmm(h, W) + b[:, None, :]  # (I, B, H) @ (I, H, F) → (I, B, F)
-        if cls.output_relu:
-            out = torch.relu(out)
+        out = adversarial.output(W, b, x, output_relu=bool(cls.output_relu), hidden_relu=cls.hidden_relu)
         sq_err += ((x - out) ** 2).sum(dim=1)
         x_sum += x.sum(dim=1)
         x_sq += (x**2).sum(dim=1)

@@ -43,10 +43,10 @@ from verify.figures import save_figure
 from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, RunContext, grid_points
 from verify.registry import EXPERIMENTS
 
-__all__ = ["Importance", "ToyConfig", "run_toy", "TOY", "toy_metrics", "PLOTS"]
+__all__ = ["Importance", "unit_interval_open", "ToyConfig", "run_toy", "TOY", "toy_metrics", "PLOTS"]
 
 
-def _unit_interval_open(_: Any, attribute: attrs.Attribute, value: float | list[float]) -> None:
+def unit_interval_open(_: Any, attribute: attrs.Attribute, value: float | list[float]) -> None:
     for x in value if isinstance(value, list) else [value]:
         if not 0.0 <= x < 1.0:
             raise ValueError(f"'{attribute.name}' must lie in [0, 1) (got {x!r}; S = 1 would mean no data)")
@@ -90,7 +90,7 @@ class ToyConfig(Optimiser):
     n_features: int = attrs.field(validator=v.ge(1))
     n_hidden: int = attrs.field(validator=v.ge(1))
     importance: Importance = Importance(uniform=1.0)
-    sparsity: float | list[float] = attrs.field(default=0.0, validator=_unit_interval_open)  # grid axis
+    sparsity: float | list[float] = attrs.field(default=0.0, validator=unit_interval_open)  # grid axis
     seeds: int = attrs.field(default=1, validator=v.ge(1))  # independent models per grid point
     restarts: int = attrs.field(default=1, validator=v.ge(1))  # best-of-k per seed, by final loss
     eval_samples: int = attrs.field(default=2**20, validator=v.ge(1))  # Monte Carlo loss after training
