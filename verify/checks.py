@@ -131,10 +131,10 @@ def summarise(a: np.ndarray) -> str:
 def _select(outcome: Outcome, check: Check) -> list[int]:
     idx = []
     for i, point in enumerate(outcome.points):
-        if all(k in point and np.isclose(point[k], x) for k, x in check.at.items()):
+        if all(k in point and np.isclose(point[k], xs).any() for k, xs in check.at_values().items()):
             idx.append(i)
     if not idx:
-        wanted = ", ".join(f"{k}={x:g}" for k, x in check.at.items())
+        wanted = ", ".join(f"{k}={'|'.join(f'{x:g}' for x in xs)}" for k, xs in check.at_values().items())
         raise ValueError(f"at: no grid point has {wanted}")
     return idx
 

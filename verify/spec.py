@@ -61,12 +61,17 @@ class Check:
     strict: bool = False
     # how seeds are combined before judging: each seed on its own, or a summary across seeds
     reduce: str = attrs.field(default="each", validator=v.in_(("each", "median", "mean", "min", "max")))
-    at: dict[str, float] = attrs.field(factory=dict)  # judge only grid points with these axis values
+    # judge only grid points with these axis values: one value or a list per axis
+    at: dict[str, float | list[float]] = attrs.field(factory=dict)
     # instead of "every case passes": the one-sided lower confidence bound (Clopper–Pearson) on the
     # fraction of passing cases must reach min_fraction
     min_fraction: float | None = attrs.field(default=None, validator=v.optional([v.gt(0), v.le(1)]))
     confidence: float = attrs.field(default=0.9, validator=[v.gt(0), v.lt(1)])
     why: str = ""  # the reasoning behind a threshold we chose
+
+    def at_values(self) -> dict[str, list[float]]:
+        """`at` with every axis's value(s) as a list."""
+        return {k: x if isinstance(x, list) else [x] for k, x in self.at.items()}
 
 
 @attrs.frozen

@@ -207,7 +207,7 @@ def _at_errors(spec: Spec, kind: ExperimentKind, config: Any, control: bool) -> 
     errors = []
     side = "the control" if control else "the claim"
     for i, check in enumerate(spec.check):
-        for key, x in check.at.items():
+        for key, x in ((k, x) for k, xs in check.at_values().items() for x in xs):
             grid = getattr(config, key, None) if key in kind.axes else None
             if not isinstance(grid, list):
                 if control and key in kind.axes:  # the claim's own axes are checked by _check_errors

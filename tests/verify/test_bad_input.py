@@ -115,6 +115,16 @@ CASES = [
         ["check[0].at.sparsity: 0.95 is not a grid point of the claim (sparsity = 0, 0.9)"],
     ),
     (
+        "at-list-off-grid",
+        _edit(('rule = "equal"', 'rule = "equal"\nat = { sparsity = [0.9, 0.95] }')).encode(),
+        ["check[0].at.sparsity: 0.95 is not a grid point of the claim (sparsity = 0, 0.9)"],
+    ),
+    (
+        "at-list-not-numbers",
+        _edit(('rule = "equal"', 'rule = "equal"\nat = { sparsity = ["a"] }')).encode(),
+        ["check[0].at.sparsity"],
+    ),
+    (
         "at-off-control-grid",
         _edit(('rule = "equal"', 'rule = "equal"\nat = { sparsity = 0.0 }')).encode(),
         ["check[0].at.sparsity: 0 is not a grid point of the control (sparsity = 0.9)"],

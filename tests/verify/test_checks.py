@@ -53,6 +53,15 @@ def test_at_selects_points_and_reduce_combines_seeds() -> None:
         _judge(Check(metric="v", rule="at_most", expect=2, at={"sparsity": 0.7}), values, [0.0, 0.5])
 
 
+def test_at_takes_a_list_of_values_per_axis() -> None:
+    values = [[1, 1], [2, 2], [9, 9]]
+    check = Check(metric="v", rule="at_most", expect=2, at={"sparsity": [0.0, 0.5]})
+    assert _judge(check, values, [0.0, 0.5, 0.9]).passed
+    assert not _judge(attrs.evolve(check, at={"sparsity": [0.5, 0.9]}), values, [0.0, 0.5, 0.9]).passed
+    with pytest.raises(ValueError, match=r"at: no grid point has sparsity=0.7\|0.8"):
+        _judge(attrs.evolve(check, at={"sparsity": [0.7, 0.8]}), values, [0.0, 0.5, 0.9])
+
+
 def test_monotone_uses_median_over_seeds() -> None:
     axis = [0.9, 0.0, 0.5]  # unsorted on purpose
     up = [[9, 8, 9], [5, 5, 5], [6, 1, 7]]  # medians 9, 5, 6 along sorted axis 5, 6, 9

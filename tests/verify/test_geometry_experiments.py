@@ -296,6 +296,24 @@ def test_antipodal_first_checks_flip():
     assert judge_check(check, outcome(pts, never), cfg, TOY.metrics, ANALYTIC).error
 
 
+def test_least_important_superpose_reads_the_importance_order():
+    cfg = converter.structure(
+        {"model": "relu_output", "n_features": 8, "n_hidden": 3, "importance": {"geometric": 0.7}}, ToyConfig
+    )
+    metric = TOY.metrics["least_important_superpose"].fn
+    onset = _onset_model(8, 3, 4)  # features 0, 1 dedicated; 2, 3 paired; the rest dropped
+    important_paired = _onset_model(8, 3, 4, pair=(1, 3))  # feature 1 superposed, 2 dedicated
+    dense = _onset_model(8, 3, 3)  # no superposition at all: 0, not a vacuous pass
+    # a represented feature beyond an unrepresented one is not this metric's business
+    skipped = onset.copy()
+    skipped[:, [3, 5]] = skipped[:, [5, 3]]
+    W = np.stack([onset, important_paired, dense, skipped])[:, None]
+    assert metric(outcome([{}] * 4, W), cfg).tolist() == [[1.0], [0.0], [0.0], [1.0]]
+    # the order is the importance's, not the index's
+    reverse = attrs.evolve(cfg, importance=attrs.evolve(cfg.importance, geometric=1 / 0.7))
+    assert metric(outcome([{}], onset[:, ::-1][None, None].copy()), reverse).tolist() == [[1.0]]
+
+
 def test_onset_layout_mismatch_counts_features_out_of_place():
     W = _onset_model(8, 3, 4, pair=(1, 3))[None, None]  # features 0, 2 dedicated; 1, 3 paired
     o = outcome([{"sparsity": 0.5}], W)

@@ -271,8 +271,30 @@ def _layout_mismatch(W: np.ndarray, k: int) -> float:
     H, F = W.shape
     if k > 2 * H:  # no layout of antipodal pairs holds k > 2m features: every feature is out of place
         return float(F)
-    status = np.where(superposed(W), 1, np.where(np.linalg.norm(W, axis=0) > metrics.REPRESENTED_THRESHOLD, 2, 0))
-    return float((status != onset_layout(F, H, k)).sum())
+    return float((feature_status(W) != onset_layout(F, H, k)).sum())
+
+
+def feature_status(W: np.ndarray) -> np.ndarray:
+    """Per feature, (F,): 2 = a dedicated dimension, 1 = in superposition (shares a tegum factor with
+    another represented feature), 0 = not represented (‖W_i‖ ≤ the TMS figures' cut-off)."""
+    represented = np.linalg.norm(W, axis=0) > metrics.REPRESENTED_THRESHOLD
+    return np.where(superposed(W), 1, np.where(represented, 2, 0))
+
+
+def _least_important_superpose(o: Outcome, c: Any) -> np.ndarray:
+    """1 where superposition has begun (some feature superposed) and every feature with a dedicated
+    dimension is more important than every superposed one — "It starts with less important
+    features, and gradually affects the most important ones" (TMS "Demonstrating Superposition").
+    0 otherwise; a model with no superposed feature gives 0. Which features are represented at all
+    is not judged here."""
+    W = o.arrays["W"]  # (P, S, H, F)
+    order = np.argsort(-c.importance.vector(W.shape[3]), kind="stable")
+    out = np.zeros(W.shape[:2])
+    for p, s in np.ndindex(*W.shape[:2]):
+        status = feature_status(W[p, s])[order]
+        status = status[status > 0]  # represented features, most important first: 2 dedicated, 1 superposed
+        out[p, s] = float((status == 1).any() and bool(np.all(np.diff(status) <= 0)))
+    return out
 
 
 def _worst_antipode(W: np.ndarray, k: int) -> float:
@@ -332,6 +354,11 @@ geometry_metrics: dict[str, Metric] = {
         sweep_wide=True,
     ),
     "represented_fraction": Metric(_represented_fraction, "share of the n features with ‖W_i‖ > 0.5"),
+    "least_important_superpose": Metric(
+        _least_important_superpose,
+        "1 where some feature is superposed and every dedicated feature is more important than "
+        "every superposed one (0 otherwise)",
+    ),
     "onset_sparsity": Metric(
         _onset_sparsity,
         "smallest sparsity of the sweep where more than m features are represented (NaN if none; sweep-wide)",
