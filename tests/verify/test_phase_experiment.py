@@ -240,6 +240,7 @@ def test_free_optimum_kind_and_its_linear_control():
     m = {k: float(x.fn(out, config)[0, 0]) for k, x in PHASE_FREE_OPTIMUM.metrics.items()}
     assert m["excess_over_closed_form"] <= 1e-12 and m["free_agreement"] == 1.0
     assert 0.02 < m["boundary_shift"] < 0.1  # 0.039 decades at r = 0.3
+    assert m["boundary_rise"] == m["boundary_shift"]  # it moves up
     assert 0.3 < m["free_kink"] < 1.0  # the slope still drops at the free boundary (first order)
     assert m["probe_margin"] == pytest.approx(1 / 12 - 0.07628, abs=2e-4) and m["probe_superposed"] == 1.0
     spec = load_spec_file(SPECS / "tms.phase-free-optimum.toml")
@@ -251,6 +252,7 @@ def test_free_optimum_kind_and_its_linear_control():
         "excess_over_closed_form",
         "free_agreement",
         "boundary_shift",
+        "boundary_rise",
         "free_kink",
         "probe_margin",
         "probe_superposed",

@@ -145,6 +145,11 @@ def _boundary_shift(a: dict[str, np.ndarray], _: Any) -> float:
     return float(np.inf) if np.isnan(shift).any() else float(shift.max())  # no boundary: fail
 
 
+def _boundary_rise(a: dict[str, np.ndarray], _: Any) -> float:
+    rise = np.log10(a["free_boundary"] / a["closed_boundary"])  # > 0: the superposition region grows
+    return -float(np.inf) if np.isnan(rise).any() else float(rise.min())  # no boundary: fail
+
+
 def _free_kink(a: dict[str, np.ndarray], _: Any) -> float:
     ratio = a["free_jump"] / a["closed_jump"]  # both < 0 at a first-order change
     return -float(np.inf) if np.isnan(ratio).any() else float(ratio.min())  # no boundary: fail
@@ -166,6 +171,11 @@ free_optimum_metrics: dict[str, Metric] = {
     ),
     "boundary_shift": Metric(
         _scalar(_boundary_shift), "max over boundary_r of |log10(free boundary / closed-form boundary)| (decades)"
+    ),
+    "boundary_rise": Metric(
+        _scalar(_boundary_rise),
+        "min over boundary_r of log10(free boundary / closed-form boundary) (decades; > 0: the free "
+        "optimum superposes at higher p than the closed forms)",
     ),
     "free_kink": Metric(
         _scalar(_free_kink),
