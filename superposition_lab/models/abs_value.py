@@ -16,18 +16,12 @@ Init as the tied toy models: weights Xavier-normal, biases 0, drawn from the giv
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
+from superposition_lab.models.toy import xavier_normal
+
 __all__ = ["AbsValueModel"]
-
-
-def _xavier(shape: tuple[int, int, int], generator: torch.Generator, device: torch.device | str, dtype: torch.dtype):
-    """Xavier-normal (I, out, in) weights: std √(2 / (out + in))."""
-    std = math.sqrt(2.0 / (shape[1] + shape[2]))
-    return torch.randn(shape, generator=generator, device=device, dtype=dtype) * std
 
 
 class AbsValueModel(nn.Module):
@@ -46,8 +40,8 @@ class AbsValueModel(nn.Module):
         super().__init__()
         self.n_instances, self.n_features, self.n_hidden = n_instances, n_features, n_hidden
         I, F, H = n_instances, n_features, n_hidden
-        self.W1 = nn.Parameter(_xavier((I, H, F), generator, device, dtype))  # (I, H, F): neuron k's inputs
-        self.W2 = nn.Parameter(_xavier((I, F, H), generator, device, dtype))  # (I, F, H): output i's inputs
+        self.W1 = nn.Parameter(xavier_normal((I, H, F), generator, device, dtype))  # (I, H, F): neuron k's inputs
+        self.W2 = nn.Parameter(xavier_normal((I, F, H), generator, device, dtype))  # (I, F, H): output i's inputs
         self.b1 = nn.Parameter(torch.zeros((I, H), device=device, dtype=dtype))  # (I, H)
         self.b2 = nn.Parameter(torch.zeros((I, F), device=device, dtype=dtype))  # (I, F)
 

@@ -24,7 +24,16 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-__all__ = ["ToyModel", "LinearToy", "ReLUOutputToy", "ReLUHiddenToy"]
+__all__ = ["ToyModel", "LinearToy", "ReLUOutputToy", "ReLUHiddenToy", "xavier_normal"]
+
+
+def xavier_normal(
+    shape: tuple[int, int, int], generator: torch.Generator, device: torch.device | str, dtype: torch.dtype
+) -> torch.Tensor:
+    """Xavier-normal weights for I instances of an (out, in) matrix, (I, out, in): N(0, 2/(out + in)),
+    the TMS notebook's init, drawn from `generator` so a seed fixes the model."""
+    std = math.sqrt(2.0 / (shape[1] + shape[2]))
+    return torch.randn(shape, generator=generator, device=device, dtype=dtype) * std
 
 
 class ToyModel(nn.Module):
@@ -46,9 +55,7 @@ class ToyModel(nn.Module):
     ) -> None:
         super().__init__()
         self.n_instances, self.n_features, self.n_hidden = n_instances, n_features, n_hidden
-        std = math.sqrt(2.0 / (n_hidden + n_features))  # Xavier normal for an (H, F) matrix
-        W = torch.randn((n_instances, n_hidden, n_features), generator=generator, device=device, dtype=dtype)
-        self.W = nn.Parameter(W * std)  # (I, H, F)
+        self.W = nn.Parameter(xavier_normal((n_instances, n_hidden, n_features), generator, device, dtype))  # (I, H, F)
         self.b = nn.Parameter(torch.zeros((n_instances, n_features), device=device, dtype=dtype))  # (I, F)
         # λ per instance (I,) of the L1 penalty on h; None: no penalty (and no term in the loss)
         self.hidden_l1: torch.Tensor | None = None
