@@ -128,25 +128,97 @@ def test_nearest_fraction_never_counts_twice():
     assert names == [1.0, 0.75, 0.5, 0.4, 0.375, None, None]
 
 
+def test_plateau_run_is_the_widest_run_in_x_order():
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    y = np.array([0.5, 1.0, 0.5, 0.5, 0.52, 0.2])
+    assert geometry_metrics.plateau_run(x, y, 0.5, 0.05).tolist() == [2, 3, 4]
+    assert geometry_metrics.plateau_run(x[::-1], y[::-1], 0.5, 0.05).tolist() == [3, 2, 1]  # indices into the input
+    assert geometry_metrics.plateau_run(x, np.full(6, 0.8), 0.5, 0.05).size == 0
+
+
+def test_smooth_fit_follows_a_smooth_fall_and_not_a_plateau():
+    x = 2 ** (np.arange(29) / 8)
+    power = x**-0.6
+    np.testing.assert_allclose(geometry_metrics.smooth_dstar(x, power), power, rtol=1e-10)
+    curved = np.exp(-0.5 * np.log(x) - 0.1 * np.log(x) ** 2)  # a quadratic in ln x is fitted exactly
+    np.testing.assert_allclose(geometry_metrics.smooth_dstar(x, curved), curved, rtol=1e-10)
+    assert geometry_metrics.plateau_excess(x, power, 0.5, 0.05) == 0.0
+    assert geometry_metrics.plateau_excess(x, np.ones(29), 1.0, 0.05) == 0.0  # flat at 1 is no excess
+    assert geometry_metrics.plateau_excess(x, np.ones(29), 0.5, 0.05) == 0.0  # nothing in either band
+    # a fall that holds 1/2 from x = 2 to 4 (one octave) and then falls on
+    sticky = np.where(x < 2, x**-1.0, np.where(x <= 4, 0.5, 0.5 * (x / 4) ** -1.0))
+    assert geometry_metrics.plateau_excess(x, sticky, 0.5, 0.05) > 2 * np.log(2) / 8
+
+
+def test_random_directions_keep_the_norms():
+    W = rotated(polytopes.tegum_product(polytopes.configuration("pentagon"), np.eye(2)), 0) * 1.3
+    R = geometry_metrics.random_directions(W, np.random.default_rng(0))
+    np.testing.assert_allclose(np.linalg.norm(R, axis=0), np.linalg.norm(W, axis=0))
+    assert not np.allclose(R, W)
+
+
+def test_fraction_counts_and_windows():
+    # a pentagon, a digon and a dedicated dimension in 5 dims, padded to 10 features (3 not represented)
+    W = _tegum_model(["pentagon", "digon", "dedicated"], m=5, n=10, seed=1)
+    assert geometry_metrics.fraction_counts(W, 0.01).tolist() == [1, 0, 0, 2, 5, 0]
+    assert geometry_metrics.fraction_counts(np.stack([W, 0 * W]), 0.01).tolist() == [[1, 0, 0, 2, 5, 0], [0] * 6]
+    win = geometry_metrics.fraction_windows(np.array([0.8, 0.5, 0.3]), 0.05)
+    assert win.astype(int).tolist() == [[1, 1, 1, 1, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 1, 1, 1]]
+
+
+def test_null_ratio_smooths_and_the_spread_is_leave_one_out():
+    null = np.array([[0, 2, 4], [0, 2, 6], [0, 2, 8]])
+    np.testing.assert_allclose(geometry_metrics.null_ratio(np.array([0, 5, 6]), null), [1.0, 2.0, 1.0])
+    # draw 3 (8) against the mean of the other two (5): 9/6
+    np.testing.assert_allclose(geometry_metrics.null_ratio_spread(null), [1.0, 1.0, 1.5])
+
+
+def test_trained_polytopes_beat_their_random_direction_null():
+    # 2 pentagons + 2 digons in 6 dims: D* = 6/14, below the 1/2 band, so 2/5 and 3/8 are counted
+    W = np.stack([_tegum_model(["pentagon", "pentagon", "digon", "digon"], 6, 48, s) for s in range(3)])
+    counts, null = geometry_metrics.fraction_null_counts(W, 0.01, 0.05, 32, np.random.default_rng(0))
+    assert counts.tolist() == [0, 0, 0, 12, 30, 0] and null.shape == (32, 6)
+    ratio = geometry_metrics.null_ratio(counts, null)
+    assert ratio[4] > 5 and ratio[3] > 3
+    R = geometry_metrics.random_directions(W, np.random.default_rng(1))
+    ratio = geometry_metrics.null_ratio(
+        *geometry_metrics.fraction_null_counts(R, 0.01, 0.05, 32, np.random.default_rng(0))
+    )
+    assert (ratio < 2.5).all()
+
+
 # 4) Each geometry claim's checks flip between the configuration TMS describes and its failure.
 
 
-def _dstar_outcome(x: np.ndarray, dstar: np.ndarray, m: int = 6, n: int = 48) -> Outcome:
-    # W = [I_m | 0] / √D* has ‖W‖_F² = m/D*
+def _dstar_outcome(x: np.ndarray, dstar: np.ndarray, m: int = 6, n: int = 48, pairs: bool = True) -> Outcome:
+    # W = [I_m | 0] / √D* has ‖W‖_F² = m/D*; within 0.05 of D* = 1/2 (if pairs), [I_m | −I_m] / √(2D*):
+    # m antipodal pairs with the same D*
     W = np.zeros((len(x), 1, m, n))
     W[:, 0, :, :m] = np.eye(m) / np.sqrt(dstar)[:, None, None]
+    half = pairs & (np.abs(dstar - 0.5) <= 0.05)
+    W[half, 0, :, :m] /= np.sqrt(2)
+    W[half, 0, :, m : 2 * m] = -W[half, 0, :, :m]
     return outcome([{"sparsity": 1 - 1 / xi} for xi in x], W)
+
+
+# D* of a quick run of tms.dstar-sticky (seed field 0) at x = 2^(k/8), k = 0 … 28
+_STICKY = [1.007, 0.999, 0.993, 0.958, 0.927, 0.859, 0.701, 0.581, 0.534, 0.514, 0.502, 0.497, 0.494, 0.491, 0.490]
+_STICKY += [0.490, 0.489, 0.427, 0.361, 0.370, 0.330, 0.308, 0.289, 0.281, 0.274, 0.261, 0.251, 0.238, 0.225]
 
 
 def test_dstar_sticky_checks_flip():
     spec, cfg = spec_and_config("tms.dstar-sticky")
     x = 1 / (1 - np.array(cfg.sparsity))
-    sticky = np.interp(np.log(x), np.log([1, 1.2, 1.6, 2.1, 3.7, 12]), [1.0, 0.98, 0.8, 0.5, 0.49, 0.21])
+    sticky = np.array(_STICKY)
     assert all(verdicts(spec, _dstar_outcome(x, sticky), cfg).values())
-    # a smooth fall with the same end points: no plateau anywhere
-    smooth = x ** (np.log(0.21) / np.log(12))
-    v = verdicts(spec, _dstar_outcome(x, smooth), cfg)
-    assert not v["dstar_plateau_half@{}"] and not v["dstar_plateau_one@{}"]
+    # the same D* without antipodal pairs (orthogonal features of larger norm): only the pair check fails
+    v = verdicts(spec, _dstar_outcome(x, sticky, pairs=False), cfg)
+    assert not v["plateau_antipodal_share@{}"] and sum(v.values()) == len(v) - 1
+    # the smooth fit itself (with the same end points): no plateau anywhere
+    v = verdicts(spec, _dstar_outcome(x, geometry_metrics.smooth_dstar(x, sticky)), cfg)
+    assert not v["dstar_plateau_excess_half@{}"] and not v["dstar_plateau_excess_one@{}"]
+    # the linear control: D* = 1 everywhere
+    assert not any(verdicts(spec, _dstar_outcome(x, np.ones_like(x)), cfg).values())
 
 
 def _tegum_model(names: list[str], m: int, n: int, seed: int) -> np.ndarray:
@@ -158,14 +230,22 @@ def _tegum_model(names: list[str], m: int, n: int, seed: int) -> np.ndarray:
 def test_dimensionality_fraction_and_sum_checks_flip():
     spec, cfg = spec_and_config("tms.dimensionality-fractions")
     m, n = cfg.n_hidden, cfg.n_features
-    mixes = [["digon"] * 6, ["pentagon", "pentagon", "digon", "digon"], ["tetrahedron", "triangle", "digon"]]
-    W = np.stack([_tegum_model(mixes[p % 3], m, n, p)[None] for p in range(len(cfg.sparsity))])
+    x = 1 / (1 - np.array(cfg.sparsity))
+    # tetrahedron + triangle + digon (D* = 6/9) below x = 2, six digons (1/2) up to 3, then two pentagons
+    # and two digons (D* = 6/14): every judged fraction in its window
+    mixes = [["tetrahedron", "triangle", "digon"], ["digon"] * 6, ["pentagon"] * 2 + ["digon"] * 2]
+    mix = [mixes[0] if xi < 2 else mixes[1] if xi < 3 else mixes[2] for xi in x]
+    W = np.stack([[_tegum_model(mix[p], m, n, 3 * p + s) for s in range(cfg.seeds)] for p in range(len(x))])
     pts = [{"sparsity": s} for s in cfg.sparsity]
     assert all(verdicts(spec, outcome(pts, W), cfg).values())
     assert not any(verdicts(spec, outcome(pts, _random_directions(W, 0)), cfg).values())
+    # antipodal pairs everywhere: 1/2 alone does not make the claim
+    pairs = np.stack([[_tegum_model(["digon"] * 6, m, n, 3 * p + s) for s in range(cfg.seeds)] for p in range(len(x))])
+    assert not any(verdicts(spec, outcome(pts, pairs), cfg).values())
 
     spec, cfg = spec_and_config("tms.dimensionality-sum")
-    W = W[: len(cfg.sparsity)]
+    mixes = [["digon"] * 6, ["pentagon", "pentagon", "digon", "digon"], ["tetrahedron", "triangle", "digon"]]
+    W = np.stack([_tegum_model(mixes[p % 3], m, n, p)[None] for p in range(len(cfg.sparsity))])
     pts = [{"sparsity": s} for s in cfg.sparsity]
     assert all(verdicts(spec, outcome(pts, W), cfg).values())
     random = verdicts(spec, outcome(pts, _random_directions(W, 1)), cfg)

@@ -32,6 +32,17 @@ __all__ = [
     "represented_mask",
     "restart_geometry",
     "onset_index",
+    "NULL_DRAWS",
+    "ANTIPODAL_COS",
+    "random_directions",
+    "fraction_counts",
+    "fraction_windows",
+    "fraction_null_counts",
+    "null_ratio",
+    "null_ratio_spread",
+    "plateau_run",
+    "smooth_dstar",
+    "plateau_excess",
 ]
 
 # The dimensionalities of "Why these geometric structures?", largest first: dedicated dimension,
@@ -39,6 +50,14 @@ __all__ = [
 _NAMES = ("dedicated", "tetrahedron", "triangle", "digon", "pentagon", "square_antiprism")
 FRACTIONS: tuple[Fraction, ...] = tuple(polytopes.expected_dimensionality(n) for n in _NAMES)
 _FRACTION_VALUES = np.array([float(f) for f in FRACTIONS])
+
+# Random-direction draws behind each null count of `fraction_null_ratio`; their generator is seeded
+# config.seed + 3 (the toy kind uses + 1 for its evaluation, + 2 for `randomize`).
+NULL_DRAWS = 32
+_NULL_SEED_OFFSET = 3
+# A feature has an antipodal partner when its most opposite represented partner has cosine ≤ this
+# (within 18°, as tms.antipodal-first; in m = 6 a random pair gets there with probability ≈ 5e-4).
+ANTIPODAL_COS = -0.95
 
 
 # ---------------------------------------------------------------- helpers
@@ -112,7 +131,91 @@ def _near_counts_sweep(o: Outcome, c: Any) -> np.ndarray:
     return _sweep(counts.sum(axis=0), counts.shape[0])
 
 
+# ---------------------------------------------------------------- dimensionality against random directions
+
+
+def random_directions(W: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each column of W (..., H, F) turned to a uniformly random direction with the same norm."""
+    R = rng.standard_normal(W.shape)
+    return R / np.linalg.norm(R, axis=-2, keepdims=True) * np.linalg.norm(W, axis=-2, keepdims=True)
+
+
+def fraction_counts(W: np.ndarray, tol: float) -> np.ndarray:
+    """Represented features whose D_i is nearest to each of FRACTIONS and within tol, (..., 6) for W (..., H, F)."""
+    Wb = np.asarray(W, dtype=float).reshape(-1, *np.shape(W)[-2:])
+    D = metrics.dimensionality(torch.from_numpy(Wb)).numpy()
+    k = np.where(np.linalg.norm(Wb, axis=1) > metrics.REPRESENTED_THRESHOLD, nearest_fraction(D, tol), -1)
+    counts = (k[..., None] == np.arange(len(_FRACTION_VALUES))).sum(axis=1)  # (N, 6)
+    return counts.reshape(*np.shape(W)[:-2], len(_FRACTION_VALUES))
+
+
+def fraction_windows(dstar: np.ndarray, band: float) -> np.ndarray:
+    """Where each fraction is counted, (..., 6) of bool for D* (...): 1 and the fractions above 1/2 on
+    the points with D* above the band |D* − 1/2| ≤ band, the fractions below 1/2 on the points below
+    it, 1/2 on every point. Random directions with the trained norms keep D* = m/‖W‖_F², so the
+    windows pick the same points for a model and for its null."""
+    d = np.asarray(dstar, dtype=float)[..., None]
+    return np.where(_FRACTION_VALUES > 0.5, d > 0.5 + band, np.where(_FRACTION_VALUES < 0.5, d < 0.5 - band, True))
+
+
+def fraction_null_counts(
+    W: np.ndarray, tol: float, band: float, draws: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts near each fraction pooled over every model of W (..., H, F) inside its window, (6,),
+    and the same count for `draws` copies of W with every W_i turned to a random direction of its
+    norm, (draws, 6)."""
+    W = np.asarray(W, dtype=float)
+    dstar = W.shape[-2] / (W**2).sum(axis=(-2, -1))
+    win = fraction_windows(dstar, band).reshape(-1, len(_FRACTION_VALUES))
+
+    def pooled(V: np.ndarray) -> np.ndarray:
+        return (fraction_counts(V, tol).reshape(-1, len(_FRACTION_VALUES)) * win).sum(axis=0)
+
+    return pooled(W), np.stack([pooled(random_directions(W, rng)) for _ in range(draws)])
+
+
+def null_ratio(counts: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """(count + 1)/(mean null count + 1) per fraction: add-one smoothing, so a fraction that neither
+    the model nor its null populates gives 1, not 0/0, and a few features where the null expects
+    none give a finite ratio."""
+    return (np.asarray(counts, dtype=float) + 1.0) / (np.asarray(null, dtype=float).mean(axis=0) + 1.0)
+
+
+def null_ratio_spread(null: np.ndarray) -> np.ndarray:
+    """The null's own spread of null_ratio, (6,): the largest ratio any one draw reaches against the
+    mean of the other draws (what a model without the geometry can score by chance)."""
+    null = np.asarray(null, dtype=float)
+    others = (null.sum(axis=0) - null) / max(len(null) - 1, 1)  # (draws, 6): mean of the other draws
+    return ((null + 1.0) / (others + 1.0)).max(axis=0)
+
+
+def _fraction_null(o: Outcome, c: Any) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(c.seed + _NULL_SEED_OFFSET)
+    return fraction_null_counts(o.arrays["W"], c.fraction_tol, c.plateau_tol, NULL_DRAWS, rng)
+
+
+def _fraction_null_ratio(o: Outcome, c: Any) -> np.ndarray:
+    P, S = o.arrays["W"].shape[:2]
+    return np.broadcast_to(null_ratio(*_fraction_null(o, c)), (P, S, len(_FRACTION_VALUES))).copy()
+
+
 # ---------------------------------------------------------------- D* plateaus
+
+
+def plateau_run(x: np.ndarray, y: np.ndarray, level: float, tol: float) -> np.ndarray:
+    """Indices into x of the run of consecutive points (in x order) with |y − level| ≤ tol that is
+    widest in x_last/x_first (the first of equal ones), in x order; empty when no point is in the band."""
+    order = np.argsort(x)
+    xs, inside = np.asarray(x)[order], np.abs(np.asarray(y)[order] - level) <= tol
+    best, run, start = -1.0, np.array([], dtype=int), None
+    for i, ok in enumerate(inside):
+        if ok and start is None:
+            start = i
+        if not ok:
+            start = None
+        elif xs[i] / xs[start] > best:
+            best, run = xs[i] / xs[start], order[start : i + 1]
+    return run
 
 
 def plateau_width(x: np.ndarray, y: np.ndarray, level: float, tol: float) -> float:
@@ -121,27 +224,70 @@ def plateau_width(x: np.ndarray, y: np.ndarray, level: float, tol: float) -> flo
     1.0 for a single point, 0.0 when no point is in the band. A curve that only passes through the
     band spends a width set by its slope there; a sticky plateau spends much more.
     """
-    order = np.argsort(x)
-    x, inside = np.asarray(x)[order], np.abs(np.asarray(y)[order] - level) <= tol
-    best, start = 0.0, None
-    for i, ok in enumerate(inside):
-        if ok and start is None:
-            start = i
-        if ok:
-            best = max(best, x[i] / x[start])
-        else:
-            start = None
-    return best
+    run = plateau_run(x, y, level, tol)
+    return float(np.asarray(x)[run[-1]] / np.asarray(x)[run[0]]) if run.size else 0.0
 
 
-def _plateau(level: float) -> Callable[[Outcome, Any], np.ndarray]:
+def smooth_dstar(x: np.ndarray, dstar: np.ndarray) -> np.ndarray:
+    """The smooth curve the plateaus are judged against: ln D* fitted by a quadratic in ln x (least
+    squares over every point of the sweep), evaluated at x.
+
+    A fall whose log-log slope changes linearly along the sweep: it can steepen or level off once,
+    so it takes up the overall curvature of the fall, but it cannot hold a level and then fall
+    again. It is fitted to the plateaus too, which pulls it toward them (a fair, if lenient, null).
+    """
+    lx = np.log(np.asarray(x, dtype=float))
+    coef = np.polyfit(lx, np.log(np.asarray(dstar, dtype=float)), min(2, lx.size - 1))
+    return np.exp(np.polyval(coef, lx))
+
+
+def plateau_excess(x: np.ndarray, dstar: np.ndarray, level: float, tol: float) -> float:
+    """ln of the plateau's width minus ln of the width the smooth fit (smooth_dstar) spends in the
+    same band at the same sweep points; a run of one point or none has width 1 (ln 0)."""
+    data = max(plateau_width(x, dstar, level, tol), 1.0)
+    fit = max(plateau_width(x, smooth_dstar(x, dstar), level, tol), 1.0)
+    return float(np.log(data) - np.log(fit))
+
+
+def _dstar_sweep(
+    fn: Callable[[np.ndarray, np.ndarray, float, float], float], level: float
+) -> Callable[[Outcome, Any], np.ndarray]:
+    """A sweep-wide metric: fn(x, D*, level, plateau_tol) per seed along x = 1/(1 − S)."""
+
     def metric(o: Outcome, c: Any) -> np.ndarray:
         x = 1.0 / (1.0 - axis_values(o, "sparsity"))
         dstar = per_point(o, metrics.dstar(batched_weights(o)))  # (P, S)
-        widths = np.array([plateau_width(x, dstar[:, s], level, c.plateau_tol) for s in range(dstar.shape[1])])
-        return _sweep(widths, dstar.shape[0])
+        values = np.array([fn(x, dstar[:, s], level, c.plateau_tol) for s in range(dstar.shape[1])])
+        return _sweep(values, dstar.shape[0])
 
     return metric
+
+
+def _plateau(level: float) -> Callable[[Outcome, Any], np.ndarray]:
+    return _dstar_sweep(plateau_width, level)
+
+
+def _excess(level: float) -> Callable[[Outcome, Any], np.ndarray]:
+    return _dstar_sweep(plateau_excess, level)
+
+
+def _plateau_antipodal_share(o: Outcome, c: Any) -> np.ndarray:
+    """On the sweep points of the 1/2 plateau (plateau_run), the share of represented features with
+    D_i within fraction_tol of 1/2 and an antipodal partner (cosine ≤ ANTIPODAL_COS); 0 without a plateau."""
+    x = 1.0 / (1.0 - axis_values(o, "sparsity"))
+    W, rep = o.arrays["W"], represented_mask(o)
+    dstar = per_point(o, metrics.dstar(batched_weights(o)))  # (P, S)
+    D = per_point(o, metrics.dimensionality(batched_weights(o)))  # (P, S, F)
+    out = np.zeros(dstar.shape[1])
+    for s in range(dstar.shape[1]):
+        run = plateau_run(x, dstar[:, s], 0.5, c.plateau_tol)
+        paired = [
+            rep[p, s] & (np.abs(D[p, s] - 0.5) <= c.fraction_tol) & (most_negative_partner(W[p, s]) <= ANTIPODAL_COS)
+            for p in run
+        ]
+        n_rep = rep[run, s].sum()
+        out[s] = float(np.sum(paired)) / n_rep if n_rep else 0.0
+    return _sweep(out, dstar.shape[0])
 
 
 # ---------------------------------------------------------------- two hidden dimensions: the pentagon
@@ -315,6 +461,15 @@ geometry_metrics: dict[str, Metric] = {
     "near_counts_sweep": Metric(
         _near_counts_sweep, "near_counts added up over every grid point (sweep-wide)", sweep_wide=True
     ),
+    "fraction_null_ratio": Metric(
+        _fraction_null_ratio,
+        "per fraction 1, 3/4, 2/3, 1/2, 2/5, 3/8: (n + 1)/(n_null + 1), n the represented features near it "
+        "(as near_counts) over every seed and the points of its window — D* above the 1/2 band "
+        "(|D* − 1/2| ≤ plateau_tol) for 1, 3/4, 2/3, below it for 2/5, 3/8, every point for 1/2 — and n_null "
+        f"the mean of the same count over {NULL_DRAWS} copies with every W_i turned to a random direction "
+        "of its norm (add-one smoothed; one value per run)",
+        sweep_wide=True,
+    ),
     "dstar_plateau_one": Metric(
         _plateau(1.0),
         "width x_last/x_first, x = 1/(1−S), of the longest run of sweep "
@@ -322,6 +477,20 @@ geometry_metrics: dict[str, Metric] = {
         sweep_wide=True,
     ),
     "dstar_plateau_half": Metric(_plateau(0.5), "the same for |D* − 1/2| ≤ plateau_tol (sweep-wide)", sweep_wide=True),
+    "dstar_plateau_excess_one": Metric(
+        _excess(1.0),
+        "ln of the width of the plateau at 1 (dstar_plateau_one, a run of ≤ 1 point counting as width 1) minus "
+        "ln of the width a smooth fit spends in the same band at the same points — ln D* fitted by a quadratic "
+        "in ln x over the sweep (sweep-wide)",
+        sweep_wide=True,
+    ),
+    "dstar_plateau_excess_half": Metric(_excess(0.5), "the same for the plateau at 1/2 (sweep-wide)", sweep_wide=True),
+    "plateau_antipodal_share": Metric(
+        _plateau_antipodal_share,
+        "on the points of the 1/2 plateau, the share of represented features with |D_i − 1/2| ≤ fraction_tol "
+        f"and an antipodal partner (cosine ≤ {ANTIPODAL_COS}); 0 without a plateau (sweep-wide)",
+        sweep_wide=True,
+    ),
     "angular_gaps": Metric(
         _angular_gaps, "H = 2: degrees between angularly consecutive represented features, ascending, zero-padded to F"
     ),

@@ -25,6 +25,7 @@ from verify.experiments.geometry_metrics import (
     per_point,
     represented_mask,
     restart_geometry,
+    smooth_dstar,
 )
 from verify.figures import save_figure
 from verify.kind import Outcome
@@ -44,7 +45,8 @@ def _log_x(ax: Any) -> None:
 
 
 def plot_dstar(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Path]:
-    """D* against 1/(1−S) on a log axis with lines at 1 and 1/2 — TMS "Uniform Superposition"."""
+    """D* against 1/(1−S) on a log axis with bands at 1 and 1/2 and the smooth fit the plateaus are
+    judged against (dashed) — TMS "Uniform Superposition"."""
     x, dstar = _x_inverse_density(o), per_point(o, metrics.dstar(batched_weights(o)))
     order = np.argsort(x)
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
@@ -52,14 +54,15 @@ def plot_dstar(o: Outcome, c: Any, out_dir: Path, stem: str) -> list[Path]:
         ax.axhspan(level - c.plateau_tol, level + c.plateau_tol, color="0.9")
         ax.axhline(level, color="0.5", lw=0.8, ls="--")
     for s in range(dstar.shape[1]):
-        ax.plot(x[order], dstar[order, s], "o-", ms=3, lw=1, label=f"seed {s}" if dstar.shape[1] > 1 else None)
+        line = ax.plot(x[order], dstar[order, s], "o-", ms=3, lw=1, label=f"seed {s}" if dstar.shape[1] > 1 else None)
+        fit = smooth_dstar(x[order], dstar[order, s])
+        ax.plot(x[order], fit, "--", lw=0.8, color=line[0].get_color(), label="smooth fit" if s == 0 else None)
     _log_x(ax)
     ax.set_xlabel("1/(1−S)")
     ax.set_ylabel("D* = m/‖W‖_F²")
     ax.set_ylim(0, 1.15)
     ax.set_title(f"{stem}: n={c.n_features}, m={c.n_hidden}", fontsize=9)
-    if dstar.shape[1] > 1:
-        ax.legend(fontsize=7)
+    ax.legend(fontsize=7)
     return save_figure(fig, out_dir, stem)
 
 
