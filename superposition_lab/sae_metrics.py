@@ -64,7 +64,8 @@ class SAEStatistics:
         MSE   = Σ_b ‖x_b − x̂_b‖² / N
         FVU   = Σ_b ‖x_b − x̂_b‖² / Σ_b ‖x_b − x̄‖²,   Σ_b ‖x_b − x̄‖² = Σ_b ‖x_b‖² − ‖Σ_b x_b‖² / N
         γ     = Σ_b ‖x̂_b‖² / Σ_b x_b·x̂_b        (Rajamanoharan et al. 2024, §5; NaN where Σ x·x̂ = 0)
-        dead  = fraction of latents zero on every sample
+        dead  = fraction of latents that fire (f ≠ 0) on fewer than `min_fires` samples (default 1:
+                zero on every sample); `fires` (I, D) holds each latent's count
         absorption: `both` samples with parent and child active, `silent` of those with the parent's
                     latent silent; rate = silent / both (NaN where both = 0)
 
@@ -81,7 +82,7 @@ class SAEStatistics:
         self.l0_sum = zeros(n_instances)  # Σ ‖f‖₀
         self.l0_fewest = torch.full((n_instances,), 1 << 30, device=device)  # long
         self.l0_most = torch.zeros(n_instances, dtype=torch.long, device=device)
-        self.fired = torch.zeros(n_instances, d_sae, dtype=torch.bool, device=device)  # latent fired somewhere
+        self.fires = torch.zeros(n_instances, d_sae, dtype=torch.long, device=device)  # samples each latent fired on
         self.sq_err, self.xhat_sq, self.x_dot, self.x_sq = (zeros(n_instances) for _ in range(4))  # Σ‖x − x̂‖², …
         self.x_sum = zeros(n_instances, n_dims)  # Σ x
         self.both, self.silent = zeros(n_instances), zeros(n_instances)  # absorption counts
@@ -93,7 +94,7 @@ class SAEStatistics:
         self.l0_sum += per.sum(dim=1)
         self.l0_fewest = torch.minimum(self.l0_fewest, per.min(dim=1).values)
         self.l0_most = torch.maximum(self.l0_most, per.max(dim=1).values)
-        self.fired |= (f != 0).any(dim=1)
+        self.fires += (f != 0).sum(dim=1)
         self.n_codes += f.shape[1]
 
     @torch.no_grad()
@@ -131,8 +132,9 @@ class SAEStatistics:
     def l0_max(self) -> torch.Tensor:
         return self.l0_most.double()
 
-    def dead_fraction(self) -> torch.Tensor:
-        return (~self.fired).double().mean(dim=1)
+    def dead_fraction(self, min_fires: int = 1) -> torch.Tensor:
+        """Fraction of latents that fired on fewer than `min_fires` samples (1: never fired), (I,)."""
+        return (self.fires < min_fires).double().mean(dim=1)
 
     def mse(self) -> torch.Tensor:
         return self.sq_err / self.n_inputs
@@ -186,11 +188,12 @@ def relative_reconstruction_bias(x: torch.Tensor, x_hat: torch.Tensor) -> torch.
     return stats.gamma().to(_result_dtype(x, x_hat))
 
 
-def dead_fraction(f: torch.Tensor) -> torch.Tensor:
-    """Fraction of latents that are zero on every sample of f (I, B, D), (I,) float64."""
+def dead_fraction(f: torch.Tensor, min_fires: int = 1) -> torch.Tensor:
+    """Fraction of latents nonzero on fewer than `min_fires` samples of f (I, B, D) (1: zero on every
+    sample), (I,) float64."""
     stats = SAEStatistics(f.shape[0], 0, f.shape[-1], f.device)
     stats.add_codes(f)
-    return stats.dead_fraction()
+    return stats.dead_fraction(min_fires)
 
 
 def _unit_columns(W: torch.Tensor) -> torch.Tensor:

@@ -235,6 +235,9 @@ def train(
     """
     device = next(model.parameters()).device
     opt = _optimizer(list(model.parameters()), cfg)
+    bind = getattr(model, "bind_optimizer", None)
+    if bind is not None:  # e.g. an SAE, whose resampling resets the Adam moments of the latents it revives
+        bind(opt)
     log, tick = TrainLog(), max(1, cfg.steps // 100)
     with (
         cpu_threads(model, cfg.batch_size, cfg.threads, device),

@@ -20,7 +20,8 @@ program trains a whole grid: pass a float (same for all instances) or a sequence
 
 Trainer contract (superposition_lab.train): `loss_terms(x, importance)` returns named (I,) terms
 (importance is ignored: every dim counts once), `before_step()` runs between backward and the
-optimiser step, `after_step()` after it.
+optimiser step, `after_step()` after it; `bind_optimizer(opt)` hands over the trainer's optimiser
+before the first step (resampling resets its Adam moments for the latents it re-initialises).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class SAE(nn.Module):
         self._fired: torch.Tensor | None = None  # (I, D): latents that fired on the last training batch
         self._last_x: torch.Tensor | None = None  # (I, B, H): the last training batch
         self._last_residual: torch.Tensor | None = None  # (I, B, H): its reconstruction errors x − x̂
+        self.optimizer: torch.optim.Optimizer | None = None  # the trainer's, once bound (bind_optimizer)
 
     def hyper(self, value: float | Sequence[float] | torch.Tensor) -> torch.Tensor:
         """A per-instance hyperparameter (I,) on this model's device and dtype."""
@@ -148,3 +150,20 @@ class SAE(nn.Module):
     def dead_mask(self) -> torch.Tensor:
         """Latents that have not fired during the last `dead_window` training steps, (I, D)."""
         return self.steps_since_fired >= self.dead_window
+
+    # ------------------------------------------------------------ the optimiser's state
+    def bind_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """Keep the trainer's optimiser (superposition_lab.train calls this before the first step)."""
+        self.optimizer = optimizer
+
+    @torch.no_grad()
+    def reset_optimizer_state(self, latents: torch.Tensor) -> None:
+        """Zero the optimiser's per-weight state (Adam's moments) of these latents, a mask (I, D):
+        their atoms (W_dec columns), encoder rows (W_enc columns) and encoder biases. The step count,
+        one per parameter tensor, is shared with every other latent and is left as it is."""
+        if self.optimizer is None:
+            return
+        for p, mask in ((self.W_dec, latents[:, None, :]), (self.W_enc, latents[:, None, :]), (self.b_enc, latents)):
+            for value in self.optimizer.state.get(p, {}).values():
+                if isinstance(value, torch.Tensor) and value.shape == p.shape:  # exp_avg, exp_avg_sq, …
+                    value.masked_fill_(mask, 0.0)

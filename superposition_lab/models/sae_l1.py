@@ -6,16 +6,22 @@ With the atom norms fixed at 1 the L1 penalty cannot be dodged by shrinking f an
 it therefore shrinks the codes themselves: on orthogonal data the optimal code is the soft
 threshold (a − λ/2)₊ (`analytic/sae.py`), so x̂ underestimates x — "shrinkage", γ < 1.
 
-Dead latents ("Towards Monosemanticity", "Neuron Resampling"): a latent that has not fired for
-`dead_window` steps is dead. At each step listed in `resample_at`, every dead latent is re-initialised
-from an input chosen with probability ∝ its squared reconstruction loss (here: from the last training
-batch): the atom becomes that input (centred by b_dec; or, with resample_from = "residual", its
-reconstruction error x − x̂) normalised to unit length, the encoder row the same direction scaled to
-`resample_scale` × the mean norm of the alive encoder rows (Anthropic: 0.2; on toy data such a weak row
-is often pushed back below threshold by the L1 gradient before it learns, and 1.0 revives reliably),
-and its encoder bias 0.
-Anthropic also resets the Adam moments of those weights; the trainer's optimiser is not reachable from
-this hook, which matters little here: a dead latent's gradients have been zero for a whole window.
+Dead latents ("Towards Monosemanticity", appendix "Neuron Resampling"): a latent that has not fired
+for `dead_window` steps is dead. At each step listed in `resample_at`, following the published recipe:
+
+1. find the dead latents;
+2. compute the current model's loss on a sample of inputs — here the last `resample_pool` training
+   inputs, fresh draws from the data (Anthropic: 819 200 inputs);
+3. give each input a probability ∝ the square of its loss ‖x − x̂‖² (`resample_weights`);
+4. for each dead latent draw an input by these probabilities (without replacement: in Anthropic's
+   large sample a repeat is vanishingly rare, and in a finite pool it would give two latents one
+   atom; a dead latent for which no input with a nonzero loss is left stays dead until the next
+   resampling) and set its atom to that input normalised to unit length (`resample_from = "input"`;
+   "residual" uses the input's reconstruction error x − x̂ instead, a common variant);
+5. set its encoder row to the same unit vector × `resample_scale` × the mean norm of the alive
+   encoder rows (Anthropic: 0.2), and its encoder bias to 0;
+6. reset the Adam moments of every weight and bias so modified (`SAE.reset_optimizer_state`; the
+   trainer binds its optimiser to the model).
 """
 
 from __future__ import annotations
@@ -27,7 +33,12 @@ import torch
 
 from superposition_lab.models.sae import SAE
 
-__all__ = ["L1SAE"]
+__all__ = ["L1SAE", "resample_weights"]
+
+
+def resample_weights(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """The published sampling weights: the square of each input's loss ‖x − x̂‖², (…, B) for (…, B, H)."""
+    return ((x - x_hat) ** 2).sum(dim=-1) ** 2
 
 
 class L1SAE(SAE):
@@ -42,6 +53,7 @@ class L1SAE(SAE):
         resample_at: Iterable[int] = (),
         resample_from: str = "input",
         resample_scale: float = 0.2,
+        resample_pool: int = 8192,
         **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)  # sizes, generator, device, dtype, dead_window: see SAE
@@ -49,8 +61,12 @@ class L1SAE(SAE):
         self.resample_at = frozenset(int(s) for s in resample_at)  # training steps (1-based count)
         if resample_from not in ("input", "residual"):
             raise ValueError(f"resample_from must be 'input' or 'residual', got {resample_from!r}")
+        if resample_pool < 1:
+            raise ValueError(f"resample_pool must be >= 1, got {resample_pool}")
         self.resample_from = resample_from
         self.resample_scale = resample_scale  # revived encoder row norm / mean alive norm (Anthropic: 0.2)
+        self.resample_pool = resample_pool  # inputs the loss is computed on at each resampling
+        self._pool: list[torch.Tensor] = []  # the most recent training batches, (I, B, H) each
         self.resampled: list[tuple[int, list[int]]] = []  # (step, latents resampled per instance)
 
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -64,31 +80,44 @@ class L1SAE(SAE):
     @torch.no_grad()
     def after_step(self) -> None:
         super().after_step()
+        if not self.resample_at:
+            return
+        if self._last_x is not None:  # keep the last resample_pool training inputs (each batch is a fresh tensor)
+            self._pool.append(self._last_x)
+            while sum(b.shape[1] for b in self._pool[1:]) >= self.resample_pool:
+                self._pool.pop(0)
         if self.step in self.resample_at:
             self.resample()
 
     @torch.no_grad()
-    def resample(self) -> torch.Tensor:
-        """Re-initialise every dead latent from high-loss inputs of the last batch; returns the mask (I, D)."""
+    def resample(self, inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """Re-initialise every dead latent from high-loss inputs (the published recipe, module docstring).
+
+        inputs (I, N, H): where to draw from; default the last `resample_pool` training inputs.
+        Returns the mask (I, D) of the latents re-initialised.
+        """
         dead = self.dead_mask()  # (I, D)
-        counts = dead.sum(dim=1).tolist()
-        self.resampled.append((self.step, counts))
-        x, residual = self._last_x, self._last_residual  # (I, B, H) each, from the last training step
-        if x is None or residual is None or not dead.any():
-            return dead
-        err = (residual**2).sum(dim=-1)  # (I, B) squared reconstruction loss per input
-        for i in range(self.n_instances):
-            n_dead = counts[i]
-            if n_dead == 0:
-                continue
-            weights = err[i] ** 2 + 1e-30  # ∝ loss², never all zero
-            rows = torch.multinomial(weights, n_dead, replacement=True, generator=self.generator)  # (n_dead,)
-            v = residual[i, rows] if self.resample_from == "residual" else x[i, rows] - self.b_dec[i]  # (n_dead, H)
-            v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
-            alive = ~dead[i]
-            enc_norm = self.W_enc[i][:, alive].norm(dim=0).mean() if alive.any() else torch.tensor(1.0)
-            self.W_dec[i][:, dead[i]] = v.T  # (H, n_dead)
-            self.W_enc[i][:, dead[i]] = v.T * self.resample_scale * enc_norm
-            self.b_enc[i][dead[i]] = 0.0
-        self.steps_since_fired[dead] = 0
-        return dead
+        if inputs is None:
+            inputs = torch.cat(self._pool, dim=1)[:, -self.resample_pool :] if self._pool else None
+        revived = torch.zeros_like(dead)
+        if inputs is not None and dead.any():
+            x_hat = self.decode(self.encode(inputs))  # (I, N, H): the current model
+            weights = resample_weights(inputs, x_hat)  # (I, N)
+            alive_norm = (self.W_enc.norm(dim=1) * ~dead).sum(dim=1) / (~dead).sum(dim=1).clamp_min(1)  # (I,)
+            alive_norm = torch.where((~dead).any(dim=1), alive_norm, torch.ones_like(alive_norm))
+            for i in range(self.n_instances):
+                n = min(int(dead[i].sum()), int((weights[i] > 0).sum()))
+                if n == 0:
+                    continue
+                rows = torch.multinomial(weights[i], n, replacement=False, generator=self.generator)  # (n,)
+                v = inputs[i, rows] - x_hat[i, rows] if self.resample_from == "residual" else inputs[i, rows]
+                v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (n, H)
+                latents = dead[i].nonzero().flatten()[:n]
+                self.W_dec[i][:, latents] = v.T
+                self.W_enc[i][:, latents] = v.T * (self.resample_scale * alive_norm[i])
+                self.b_enc[i][latents] = 0.0
+                revived[i, latents] = True
+            self.reset_optimizer_state(revived)
+            self.steps_since_fired[revived] = 0
+        self.resampled.append((self.step, revived.sum(dim=1).tolist()))
+        return revived

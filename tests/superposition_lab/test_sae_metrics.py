@@ -49,6 +49,16 @@ def test_l0_mse_fvu_dead_fraction() -> None:
     assert abs(float(sae_metrics.fvu(x, mean)) - 1.0) < 1e-6  # predicting the mean explains nothing
 
 
+def test_dead_fraction_counts_a_latent_alive_from_min_fires() -> None:
+    # latents fire on 0, 1, 2 and 4 of 4 samples (a negative code counts as firing)
+    f = torch.tensor([[[0.0, 1.0, 2.0, 1.0], [0.0, 0.0, -1.0, 1.0], [0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0]]])
+    assert [float(sae_metrics.dead_fraction(f, k)) for k in (1, 2, 3, 5)] == [0.25, 0.5, 0.75, 1.0]
+    stats = sae_metrics.SAEStatistics(1, 0, 4)
+    stats.add_codes(f[:, :1])
+    stats.add_codes(f[:, 1:])  # counts add up over batches
+    assert stats.fires.tolist() == [[0, 1, 2, 4]] and float(stats.dead_fraction(2)) == 0.5
+
+
 def test_mmcs_permutations_duplicates_and_matching() -> None:
     D = torch.eye(3)[None]  # three true features e1, e2, e3
     perm = D[:, :, [2, 0, 1]]

@@ -42,6 +42,8 @@ def config(**kw) -> SAEConfig:
         (dict(variant={"resample_every": 3}), "name"),
         (dict(baseline_penalty=[0.1]), "baseline_penalty"),  # a baseline grid without a baseline
         (dict(density=[0.1, 1.5]), "density"),
+        (dict(alive_min_fires=0), "alive_min_fires"),
+        (dict(variant={"name": "l1", "resample_pool": 0}), "resample_pool"),
     ],
 )
 def test_config_validation_names_the_field(bad: dict, field: str) -> None:
@@ -77,7 +79,9 @@ def test_each_variant_gets_only_its_own_knobs_and_axes() -> None:
     )
     assert c.variant == L1Variant(resample_every=10, resample_scale=1.0)
     opts = c.variant.model_options({"penalty": [0.1, 0.2]}, c.steps)
-    assert opts == dict(penalty=[0.1, 0.2], resample_at=[10, 20, 30], resample_from="input", resample_scale=1.0)
+    assert opts == dict(
+        penalty=[0.1, 0.2], resample_at=[10, 20, 30], resample_from="input", resample_scale=1.0, resample_pool=8192
+    )
     assert config(variant="gated").variant == GatedVariant()
     assert config(variant="jumprelu").variant.model_options({"penalty": [0.1], "bandwidth": [0.2]}, 9) == dict(
         penalty=[0.1], bandwidth=[0.2], threshold_init=0.05
@@ -93,7 +97,14 @@ def test_each_variant_gets_only_its_own_knobs_and_axes() -> None:
 
 @pytest.fixture(scope="module")
 def outcome() -> tuple[Outcome, SAEConfig]:
-    c = config(variant="gated", baseline="l1", penalty=[0.1, 0.3], baseline_penalty=[0.05, 0.1, 0.3], seeds=2)
+    c = config(
+        variant="gated",
+        baseline="l1",
+        penalty=[0.1, 0.3],
+        baseline_penalty=[0.05, 0.1, 0.3],
+        seeds=2,
+        rescale_shift=True,
+    )
     return run_sae(c, RunContext(device="cpu")), c
 
 
@@ -112,6 +123,25 @@ def test_tiny_run_has_the_documented_arrays(outcome) -> None:
     np.testing.assert_allclose(np.linalg.norm(o.arrays["W_dec"], axis=2), 1.0, atol=1e-5)
 
 
+def test_rescale_shift_keeps_l0_and_never_loses_much_fvu(outcome) -> None:
+    o, _ = outcome
+    for side in ("", "baseline_"):
+        fvu, fitted = o.arrays[f"{side}fvu"], o.arrays[f"{side}rescaled_fvu"]
+        assert fitted.shape == fvu.shape and np.isfinite(fitted).all()
+        # fitted on other inputs, so not exactly ≤ on the evaluation set, but the identity is a candidate
+        assert (fitted <= fvu * 1.05 + 1e-6).all()
+    base = o.arrays["baseline_gamma"]
+    assert (np.abs(1 - o.arrays["baseline_rescaled_gamma"]) <= np.abs(1 - base) + 0.02).all()
+
+
+def test_rescaled_metrics_need_the_fit() -> None:
+    o = run_sae(config(variant="l1", baseline="l1", steps=5, eval_samples=512), RunContext(device="cpu"))
+    assert "rescaled_fvu" not in o.arrays
+    for name in ("rescaled_fvu", "rescaled_gamma", "relative_rescaled_frontier_gain"):
+        with pytest.raises(ValueError, match="rescale_shift"):
+            sae_metrics[name].fn(o, None)
+
+
 def test_plot_writes_a_png(outcome, tmp_path) -> None:
     o, c = outcome
     (path,) = plot_sae(o, c, tmp_path, "sae.test")
@@ -123,6 +153,17 @@ def test_pca_reference_and_the_untrained_dictionary() -> None:
     assert pca.arrays["fvu"].max() < 1e-6 and pca.arrays["W_dec"].shape[-1] == 4  # rank m: exact
     raw = run_sae(config(steps=0), RunContext(device="cpu"))
     assert raw.arrays["gamma"].shape == (1, 1)
+
+
+def test_alive_means_firing_on_at_least_alive_min_fires_eval_inputs() -> None:
+    # the untrained dictionary (biases 0) fires on some of 512 inputs with every latent; asking for more
+    # firings than there are inputs leaves every latent dead
+    def dead(k: int) -> float:
+        outcome = run_sae(config(steps=0, eval_samples=512, alive_min_fires=k), RunContext(device="cpu"))
+        return float(outcome.arrays["dead_fraction"][0, 0])
+
+    assert dead(1) == 0.0 and dead(513) == 1.0
+    assert config().alive_min_fires == 10  # the default
 
 
 def test_frontier_interpolates_in_log_log_and_is_conservative() -> None:
@@ -163,6 +204,27 @@ def test_frontier_verdict_flips_when_the_variant_is_not_better() -> None:
     assert not judge_check(check, same, c, sae_metrics, ANALYTIC).passed
     beyond = fake([1, 1], [1, 1], l0=[1.5, 9.0], fvu=[0.05, 0.001], bl0=[1.0, 2.0, 4.0], bfvu=[0.4, 0.1, 0.025])
     assert not judge_check(check, beyond, c, sae_metrics, ANALYTIC).passed  # L0 beyond the baseline's range: NaN
+
+
+def test_rescaled_frontier_verdict_flips_when_the_gain_is_only_shrinkage() -> None:
+    """The gated side beats the raw L1 frontier, but the repaired L1 frontier only when its own gain is real."""
+    check = Check(metric="relative_rescaled_frontier_gain", rule="at_least", expect=0.1, reduce="mean")
+    c = config(penalty=[0.1, 0.2])
+    bl0, bfvu = [1.0, 2.0, 4.0], [0.4, 0.1, 0.025]
+
+    def side(fvu: list[float], base_fitted: list[float]) -> Outcome:
+        o = fake([1, 1], [1, 1], l0=[1.5, 3.0], fvu=fvu, bl0=bl0, bfvu=bfvu)
+        o.arrays["rescaled_fvu"] = np.array(fvu)[:, None]
+        o.arrays["baseline_rescaled_fvu"] = np.array(base_fitted)[:, None]
+        return o
+
+    shrinkage_only = side([0.1, 0.025], [0.2, 0.05, 0.0125])  # undoing the L1 shrinkage halves its FVU
+    more = side([0.05, 0.01], [0.2, 0.05, 0.0125])
+    assert judge_check(
+        Check(metric="relative_frontier_gain", rule="at_least", expect=0.3), shrinkage_only, c, sae_metrics, ANALYTIC
+    ).passed
+    assert not judge_check(check, shrinkage_only, c, sae_metrics, ANALYTIC).passed
+    assert judge_check(check, more, c, sae_metrics, ANALYTIC).passed
 
 
 TOPK_SPEC = textwrap.dedent("""

@@ -3,7 +3,9 @@
 Reconstruction (L0, MSE, FVU, γ — Rajamanoharan et al. 2024, §5), dead latents (Bricken et al.
 2023), recovery of the ground-truth directions (MMCS, Sharkey et al. 2022), absorption (Chanin et
 al. 2024), and comparisons with a `baseline` variant trained on the same directions: shrinkage
-ratio and the gain over the baseline's L0–FVU frontier at equal L0.
+ratio and the gain over the baseline's L0–FVU frontier at equal L0 — also with both sides' shrinkage
+undone by a fitted per-latent rescale and shift (`rescale_shift = true`; Rajamanoharan et al. 2024,
+Figure 9), which tells a gain that is more than shrinkage from one that is not.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def _same_grid(o: Outcome, name: str) -> np.ndarray:
 
 
 def frontier_fvu(l0: np.ndarray, fvu: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """The baseline's Pareto frontier (lowest FVU at each L0) read at L0 = `at`.
+    """The baseline's Pareto frontier (the lowest FVU of its points at this L0 or fewer) read at L0 = `at`.
 
     l0, fvu: the baseline's points (Pb,); at: query L0s. Between points the frontier is interpolated
     linearly in log L0 – log FVU (exact for a power law; linear interpolation of a convex frontier would
@@ -80,10 +82,20 @@ def frontier_fvu(l0: np.ndarray, fvu: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.where(at > xs[-1], np.nan, out)
 
 
-def _frontier_gain(relative: bool) -> Callable[[Outcome, Any], np.ndarray]:
+def _rescaled(o: Outcome, name: str) -> np.ndarray:
+    if name not in o.arrays:
+        raise ValueError("this metric reads the rescale-and-shift fit; set experiment.rescale_shift = true")
+    return o.arrays[name]
+
+
+def _frontier_gain(relative: bool, key: str = "fvu") -> Callable[[Outcome, Any], np.ndarray]:
+    """(F_b − FVU)/F_b (or F_b − FVU), F_b the baseline's frontier at this side's L0; `key` names the
+    FVU read on both sides ("rescaled_fvu": both with their shrinkage undone by the same fit)."""
+
     def metric(o: Outcome, _: Any) -> np.ndarray:
-        l0, fvu = o.arrays["l0"], o.arrays["fvu"]  # (P, S)
-        bl0, bfvu = _baseline(o, "l0"), _baseline(o, "fvu")  # (Pb, S)
+        l0 = o.arrays["l0"]  # (P, S)
+        fvu = o.arrays["fvu"] if key == "fvu" else _rescaled(o, key)  # (P, S)
+        bl0, bfvu = _baseline(o, "l0"), _baseline(o, key)  # (Pb, S)
         out = np.empty_like(fvu)
         for s in range(fvu.shape[1]):
             ref = frontier_fvu(bl0[:, s], bfvu[:, s], l0[:, s])
@@ -137,7 +149,9 @@ sae_metrics: dict[str, Metric] = {
     "fvu": Metric(_array("fvu"), "fraction of variance unexplained E‖x − x̂‖²/E‖x − x̄‖²"),
     "gamma": Metric(_array("gamma"), "relative reconstruction bias γ = E‖x̂‖²/E[x·x̂] (γ < 1: shrinkage)"),
     "shrinkage": Metric(lambda o, _: np.abs(1.0 - o.arrays["gamma"]), "|1 − γ|"),
-    "dead_fraction": Metric(_array("dead_fraction"), "fraction of latents that never fire on the eval set"),
+    "dead_fraction": Metric(
+        _array("dead_fraction"), "fraction of latents firing on fewer than alive_min_fires eval inputs (default 10)"
+    ),
     "dead_fraction_peak": Metric(
         _dead_peak, "largest fraction of latents dead (no firing for dead_window steps) seen during training"
     ),
@@ -162,7 +176,19 @@ sae_metrics: dict[str, Metric] = {
     ),
     "frontier_gain": Metric(
         _frontier_gain(False),
-        "baseline frontier FVU at this L0 minus this FVU (> 0: this variant reconstructs better at equal L0)",
+        "baseline frontier FVU at this L0 (its lowest FVU at this L0 or fewer, interpolated linearly in "
+        "log L0–log FVU) minus this FVU (> 0: this variant reconstructs better at equal L0)",
     ),
     "relative_frontier_gain": Metric(_frontier_gain(True), "frontier_gain / baseline frontier FVU at this L0"),
+    "rescaled_fvu": Metric(
+        lambda o, _: _rescaled(o, "rescaled_fvu"),
+        "FVU with shrinkage undone: active latents rescaled and shifted per latent, fitted by least squares (L0 kept)",
+    ),
+    "rescaled_gamma": Metric(
+        lambda o, _: _rescaled(o, "rescaled_gamma"), "γ of that rescaled-and-shifted reconstruction"
+    ),
+    "relative_rescaled_frontier_gain": Metric(
+        _frontier_gain(True, "rescaled_fvu"),
+        "relative_frontier_gain with both sides' shrinkage undone by that fit (rescaled_fvu on both sides)",
+    ),
 }

@@ -46,6 +46,10 @@ def plot_sae(outcome: Outcome, config: SAEConfig, out_dir: Path, stem: str) -> l
         if knob and points and knob in points[0]:
             xs = np.array([p[knob] for p in points])
             axes[1].plot(xs, gamma.mean(axis=1), "o-", label=name)
+    if "baseline_rescaled_fvu" in a and config.baseline is not None:  # its shrinkage undone (sae_rescale)
+        l0, fvu = a["baseline_l0"].mean(axis=1), a["baseline_rescaled_fvu"].mean(axis=1)
+        order = np.argsort(l0)
+        axes[0].plot(l0[order], fvu[order], "k--", lw=1, label=f"{config.baseline.name}, rescaled & shifted")
     names = [name for name, *_ in sides]
     closed_form = (
         knob == "penalty"

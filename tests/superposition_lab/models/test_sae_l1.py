@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from superposition_lab.models import L1SAE
+from superposition_lab.models.sae_l1 import resample_weights
 
 
 def tiny(penalty=0.5, **kw) -> L1SAE:
@@ -77,3 +78,114 @@ def test_resampling_from_the_residual_and_scale() -> None:
     m.after_step()
     torch.testing.assert_close(m.W_dec[0, :, 1], torch.tensor([0.0, 1.0]))
     torch.testing.assert_close(m.W_enc[0, :, 1], torch.tensor([0.0, 1.0]))
+
+
+def dead_third(**kw) -> L1SAE:
+    """One instance, m = 2, three latents: 0 and 1 alive (atoms e1, e2; encoder rows of norm 2 and 1),
+    2 dead (not fired for a whole window)."""
+    m = L1SAE(1, 2, 3, generator=torch.Generator().manual_seed(0), dead_window=5, **kw)
+    with torch.no_grad():
+        m.W_dec.copy_(torch.tensor([[[1.0, 0.0, 0.6], [0.0, 1.0, 0.8]]]))
+        m.W_enc.copy_(torch.tensor([[[2.0, 0.0, 0.3], [0.0, 1.0, 0.4]]]))
+        m.b_enc.copy_(torch.tensor([[0.0, 0.0, -5.0]]))
+        m.b_dec.copy_(torch.tensor([[0.1, 0.0]]))
+    m.steps_since_fired[0, 2] = 5
+    return m
+
+
+def test_resampling_follows_the_published_recipe() -> None:
+    """Bricken et al. 2023, "Neuron Resampling": atom = the chosen input normalised (the input itself, not
+    centred by b_dec), encoder row = that × 0.2 × the mean alive encoder norm, encoder bias 0."""
+    m = dead_third()
+    # x̂ = W_dec ReLU(W_enc (x − b_dec)) + b_dec: x = b_dec = (0.1, 0) is reconstructed exactly (loss 0);
+    # x = (3.1, 4) gives codes (6, 4), x̂ = (6.1, 4), loss 3² = 9 — the only input that can be drawn
+    x = torch.tensor([[[0.1, 0.0], [3.1, 4.0], [0.1, 0.0]]])
+    x_hat = m.decode(m.encode(x))
+    loss = ((x - x_hat) ** 2).sum(-1)
+    torch.testing.assert_close(loss, torch.tensor([[0.0, 9.0, 0.0]]))
+    torch.testing.assert_close(resample_weights(x, x_hat), loss**2)  # ∝ the square of the loss
+    revived = m.resample(x)
+    assert revived.tolist() == [[False, False, True]] and m.resampled == [(0, [1])]
+    unit = torch.tensor([3.1, 4.0]) / torch.tensor([3.1, 4.0]).norm()
+    torch.testing.assert_close(m.W_dec[0, :, 2], unit)
+    torch.testing.assert_close(m.W_enc[0, :, 2], unit * 0.2 * (2.0 + 1.0) / 2)  # mean alive norm 1.5
+    assert m.b_enc[0, 2] == 0.0 and int(m.steps_since_fired[0, 2]) == 0
+    # the alive latents are untouched
+    torch.testing.assert_close(m.W_dec[0, :, :2], torch.eye(2))
+    torch.testing.assert_close(m.W_enc[0, :, :2], torch.diag(torch.tensor([2.0, 1.0])))
+
+
+def test_resampling_draws_inputs_with_probability_proportional_to_the_squared_loss() -> None:
+    # with the alive latents silenced x̂ = b_dec = 0, so input a's loss is 1 and b's is 2: weights 1 : 4
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0**0.5])
+    x = torch.stack([a, b])[None]  # (1, 2, 2)
+    m = dead_third()
+    with torch.no_grad():
+        m.b_enc.fill_(-5.0)
+        m.b_dec.zero_()
+    hits, trials = 0, 600
+    for _ in range(trials):
+        with torch.no_grad():
+            m.b_enc[0, 2] = -5.0  # silent and dead again, so every draw sees the same losses
+        m.steps_since_fired[0, 2] = 5
+        m.resample(x)
+        hits += bool(torch.allclose(m.W_dec[0, :, 2], torch.tensor([0.0, 1.0])))
+    assert abs(hits / trials - 0.8) < 0.05  # P(b) = 4 / (1 + 4), sd ≈ 0.016 (∝ the loss itself: 2/3)
+
+
+def test_resampling_uses_each_input_once_and_leaves_extra_dead_latents_for_later() -> None:
+    m = L1SAE(1, 2, 4, generator=torch.Generator().manual_seed(0), dead_window=1)
+    with torch.no_grad():
+        m.b_enc.fill_(-10.0)  # all four dead; x̂ = b_dec = 0
+        m.b_dec.zero_()
+    m.steps_since_fired.fill_(1)
+    x = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]])  # two inputs with a loss, one without
+    revived = m.resample(x)
+    assert int(revived.sum()) == 2  # two distinct inputs for two latents; no input for the other two
+    atoms = m.W_dec[0][:, revived[0]].T
+    assert {tuple(a.round().tolist()) for a in atoms} == {(1.0, 0.0), (0.0, 1.0)}
+    assert (m.dead_mask() == ~revived).all()  # the two without an input stay dead until next time
+
+
+def test_resampling_draws_from_the_last_pool_of_training_inputs() -> None:
+    m = L1SAE(1, 2, 2, generator=torch.Generator().manual_seed(0), dead_window=1, resample_at=[3], resample_pool=2)
+    with torch.no_grad():
+        m.b_enc.copy_(torch.tensor([[0.0, -10.0]]))  # latent 1 dead
+    batches = [torch.tensor([[[0.0, 5.0]]]), torch.tensor([[[0.0, 0.0]]]), torch.tensor([[[0.0, 0.0]]])]
+    m.W_dec.data[0, :, 0] = torch.tensor([1.0, 0.0])
+    m.W_enc.data[0, :, 0] = torch.tensor([1.0, 0.0])
+    # step 1's input (the only one with a loss) has left the pool of the last 2 by step 3: nothing to draw
+    for x in batches:
+        m.loss_terms(x)
+        m.after_step()
+    assert m.resampled == [(3, [0])] and bool(m.dead_mask()[0, 1])
+
+
+def test_resampling_resets_the_adam_moments_of_what_it_reinitialises() -> None:
+    m = dead_third()
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-2, weight_decay=0.0)
+    m.bind_optimizer(opt)
+    x = torch.tensor([[[0.1, 0.0], [3.1, 4.0]]])
+    for _ in range(2):  # fill the moments (the silent latent 2 gets no gradient of its own: add some)
+        opt.zero_grad()
+        sum(m.loss_terms(x).values()).sum().backward()
+        for p in (m.W_dec, m.W_enc, m.b_enc):
+            p.grad += 0.1  # every entry has a moment to reset
+        opt.step()
+    m.steps_since_fired[0, 2] = 5
+    m.resample(x)
+    for p in (m.W_dec, m.W_enc, m.b_enc):
+        for key in ("exp_avg", "exp_avg_sq"):
+            s = opt.state[p][key]
+            assert (s[..., 2] == 0).all(), (key, p.shape)  # the resampled latent's moments are reset
+            assert (s[..., :2] != 0).all()  # the alive latents' moments are kept
+
+
+def test_training_binds_the_optimiser() -> None:
+    from superposition_lab.ground_truth import GroundTruth, feature_directions
+    from superposition_lab.train import TrainConfig, train
+
+    m = L1SAE(2, 3, 4, generator=torch.Generator().manual_seed(0))
+    data = GroundTruth(feature_directions(2, 3, 4, generator=torch.Generator().manual_seed(1)), torch.full((2, 4), 0.3))
+    train(m, data, torch.ones(2, 3), TrainConfig(steps=2, batch_size=8), generator=torch.Generator().manual_seed(2))
+    assert isinstance(m.optimizer, torch.optim.AdamW) and m.W_enc in m.optimizer.state
