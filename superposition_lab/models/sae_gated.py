@@ -17,6 +17,10 @@ auxiliary term: a public implementation once let it train;
 
 W_gate and b_gate are the base's W_enc and b_enc (weight tying of §3.2 leaves r_mag and b_mag as the
 only extra parameters), and decoder atoms have unit norm as in the base.
+
+`magnitude_l1 = True` is an ablation, not the paper's model: the L1 penalty also falls on the output
+activations f (loss + λ‖f‖₁), so the magnitudes pay it as an L1 SAE's do — the mechanism that
+removes shrinkage is gone and everything else is kept (a control for the shrinkage claim).
 """
 
 from __future__ import annotations
@@ -41,9 +45,11 @@ class GatedSAE(SAE):
         self,
         *args: Any,
         penalty: float | Sequence[float] = 0.1,
+        magnitude_l1: bool = False,
         **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)  # sizes, generator, device, dtype, dead_window: see SAE
+        self.magnitude_l1 = magnitude_l1
         device, dtype = self.W_dec.device, self.W_dec.dtype
         self.r_mag = nn.Parameter(torch.zeros((self.n_instances, self.d_sae), device=device, dtype=dtype))  # (I, D)
         self.b_mag = nn.Parameter(torch.zeros((self.n_instances, self.d_sae), device=device, dtype=dtype))  # (I, D)
@@ -62,6 +68,8 @@ class GatedSAE(SAE):
     ) -> dict[str, torch.Tensor]:
         gate = torch.relu(parts["pi_gate"])  # (I, B, D)
         l1 = self.penalty * gate.sum(dim=-1).mean(dim=1)  # (I,)
+        if self.magnitude_l1:  # the ablation: the magnitudes pay the L1 penalty too
+            l1 = l1 + self.penalty * parts["f"].sum(dim=-1).mean(dim=1)
         # auxiliary reconstruction through the gate with a frozen decoder (stop-gradient on W_dec, b_dec)
         x_gate = torch.bmm(gate, self.W_dec.detach().transpose(1, 2)) + self.b_dec.detach()[:, None, :]
         aux = ((x - x_gate) ** 2).sum(dim=-1).mean(dim=1)  # (I,)

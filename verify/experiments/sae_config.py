@@ -95,14 +95,16 @@ class L1Variant:
 class GatedVariant:
     """The gated SAE of Rajamanoharan et al. 2024 (arXiv:2404.16014, §3): L1 on the gate path only.
 
-    Reads `penalty` (λ); no knobs of its own.
+    Reads `penalty` (λ). `magnitude_l1 = true` is an ablation for controls: the L1 penalty falls on the
+    output activations too, as in an L1 SAE (superposition_lab/models/sae_gated.py).
     """
 
     name: ClassVar[str] = "gated"
     axes: ClassVar[tuple[str, ...]] = ("penalty",)
+    magnitude_l1: bool = False
 
     def model_options(self, hyper: dict[str, list[float]], steps: int) -> dict[str, Any]:
-        return dict(penalty=hyper["penalty"])
+        return dict(penalty=hyper["penalty"], magnitude_l1=self.magnitude_l1)
 
 
 @attrs.frozen

@@ -9,8 +9,8 @@ import torch
 from superposition_lab.models import GatedSAE
 
 
-def tiny(penalty: float = 0.5) -> GatedSAE:
-    m = GatedSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), penalty=penalty)
+def tiny(penalty: float = 0.5, magnitude_l1: bool = False) -> GatedSAE:
+    m = GatedSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), penalty=penalty, magnitude_l1=magnitude_l1)
     with torch.no_grad():
         m.W_dec.copy_(torch.eye(2)[None])
         m.W_enc.copy_(torch.eye(2)[None])  # W_gate
@@ -39,6 +39,18 @@ def test_hand_computed_loss_terms() -> None:
     torch.testing.assert_close(t["mse"], torch.tensor([0.45]))
     torch.testing.assert_close(t["l1"], torch.tensor([0.35]))
     torch.testing.assert_close(t["aux"], torch.tensor([0.05]))
+
+
+def test_magnitude_l1_ablation_puts_the_penalty_on_f_too() -> None:
+    x = torch.tensor([[[0.5, 0.3]]])
+    # the L1 term gains λ‖f‖₁ = 0.5·1.1; the other terms are unchanged
+    t = tiny(penalty=0.5, magnitude_l1=True).loss_terms(x)
+    torch.testing.assert_close(t["l1"], torch.tensor([0.35 + 0.55]))
+    torch.testing.assert_close(t["mse"], torch.tensor([0.45]))
+    m = GatedSAE(1, 4, 6, generator=torch.Generator().manual_seed(3), magnitude_l1=True)
+    l1 = m.loss_terms(torch.rand(1, 32, 4, generator=torch.Generator().manual_seed(4)))["l1"].sum()
+    (g_rmag,) = torch.autograd.grad(l1, [m.r_mag])
+    assert torch.count_nonzero(g_rmag) > 0  # now the magnitudes pay the penalty: shrinkage is back
 
 
 def test_aux_term_sends_no_gradient_to_the_decoder_weights() -> None:
