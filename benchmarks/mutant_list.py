@@ -160,6 +160,9 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
         ("sae.gated-reduces-shrinkage", "sae.gated-pareto"),
         (f"{_T}/models/test_sae_gated.py",),
+        # the bug is visible but inside the nulls' noise: |1 − γ| 0.013–0.015 (bound 0.02), the gain over
+        # the repaired L1 frontier 0.18–0.25 (bound 0.1, null ≤ 0.13) — a tighter bound would be fitted
+        guard="unit",
     ),
     Mutant(
         "worst-restart",
