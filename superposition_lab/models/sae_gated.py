@@ -18,6 +18,12 @@ auxiliary term: a public implementation once let it train;
 W_gate and b_gate are the base's W_enc and b_enc (weight tying of §3.2 leaves r_mag and b_mag as the
 only extra parameters), and decoder atoms have unit norm as in the base.
 
+Against SAELens (read in its 6.18 source, `sae_lens/saes/gated_sae.py`; not yet checked by a peer run):
+its loss has the same three terms and the same λ — its L1 term is λ‖ReLU(π_gate) ⊙ ‖W_dec,j‖‖₁, which is
+ours while decoder atoms have unit norm — but its decoder norms are free (initialised at 0.1, with
+W_enc = W_decᵀ) and its auxiliary reconstruction does not stop the gradient into W_dec and b_dec.
+Each loss is unchanged by rescaling a latent; Adam's steps are not, so the two can train differently.
+
 `magnitude_l1 = True` is an ablation, not the paper's model: the L1 penalty also falls on the output
 activations f (loss + λ‖f‖₁), so the magnitudes pay it as an L1 SAE's do — the mechanism that
 removes shrinkage is gone and everything else is kept (a control for the shrinkage claim).
