@@ -84,7 +84,6 @@ class SAE(nn.Module):
         self.dead_history: list[tuple[int, list[float]]] = []  # (step, dead fraction per instance)
         self._fired: torch.Tensor | None = None  # (I, D): latents that fired on the last training batch
         self._last_x: torch.Tensor | None = None  # (I, B, H): the last training batch
-        self._last_residual: torch.Tensor | None = None  # (I, B, H): its reconstruction errors x − x̂
         self.optimizer: torch.optim.Optimizer | None = None  # the trainer's, once bound (bind_optimizer)
 
     def hyper(self, value: float | Sequence[float] | torch.Tensor) -> torch.Tensor:
@@ -126,7 +125,7 @@ class SAE(nn.Module):
         if torch.is_grad_enabled():  # a training step: remember which latents fired (for dead latents)
             f = parts["f"].detach()  # f != 0 anywhere in the batch, as two reductions (a bool pass costs ~10×)
             self._fired = (f.amax(dim=1) > 0) | (f.amin(dim=1) < 0)  # (I, D)
-            self._last_x, self._last_residual = x.detach(), (x - x_hat).detach()  # (I, B, H) each
+            self._last_x = x.detach()  # (I, B, H): kept for resampling
         return {"mse": mse, **self.penalties(x, parts, x_hat)}
 
     # ------------------------------------------------------------ constraints and dead latents
