@@ -32,6 +32,7 @@ from superposition_lab.data import SparseUniform
 from superposition_lab.models.abs_value import AbsValueModel
 from superposition_lab.train import best_of_restarts, resolve_device, train
 from verify.experiments.toy import Importance, unit_interval_open
+from verify.experiments.toy_data import densities
 from verify.figures import save_figure
 from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, RunContext, grid_points
 from verify.registry import EXPERIMENTS
@@ -62,14 +63,9 @@ class AbsValueConfig(Optimiser):
 
 def _instance_table(config: AbsValueConfig, points: list[dict[str, float]]) -> tuple[np.ndarray, np.ndarray]:
     """Density and importance per instance, (I, F); instances ordered (point, seed, restart)."""
-    reps = config.seeds * config.restarts
-    density = []
-    for p in points:
-        sparsity = p.get("sparsity", config.sparsity)
-        assert isinstance(sparsity, float)
-        density += [np.full(config.n_features, 1.0 - sparsity)] * reps
+    density = np.repeat(densities(config, points), config.seeds * config.restarts, axis=0)
     importance = np.tile(config.importance.vector(config.n_features), (len(density), 1))
-    return np.array(density), importance
+    return density, importance
 
 
 @torch.no_grad()

@@ -140,13 +140,19 @@ def _free_agreement(a: dict[str, np.ndarray], c: FreeOptimumConfig) -> float:
     return float((a["free_phase"] == a["closed_phase"])[judged].mean()) if judged.any() else float("nan")
 
 
+def _boundary_move(a: dict[str, np.ndarray]) -> np.ndarray:
+    """log10(free boundary / closed-form boundary) at each boundary_r, decades (> 0: the
+    superposition region grows); NaN where the free optimum has no boundary."""
+    return np.log10(a["free_boundary"] / a["closed_boundary"])
+
+
 def _boundary_shift(a: dict[str, np.ndarray], _: Any) -> float:
-    shift = np.abs(np.log10(a["free_boundary"] / a["closed_boundary"]))
+    shift = np.abs(_boundary_move(a))
     return float(np.inf) if np.isnan(shift).any() else float(shift.max())  # no boundary: fail
 
 
 def _boundary_rise(a: dict[str, np.ndarray], _: Any) -> float:
-    rise = np.log10(a["free_boundary"] / a["closed_boundary"])  # > 0: the superposition region grows
+    rise = _boundary_move(a)
     return -float(np.inf) if np.isnan(rise).any() else float(rise.min())  # no boundary: fail
 
 

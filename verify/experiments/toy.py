@@ -148,9 +148,7 @@ def _instance_table(config: ToyConfig, points: list[dict[str, float]]) -> tuple[
 
 def _random_directions(W: np.ndarray, seed: int) -> np.ndarray:
     """Each column of W (..., H, F) replaced by a uniformly random direction with the same norm."""
-    g = np.random.default_rng(seed)
-    R = g.standard_normal(W.shape)
-    return R / np.linalg.norm(R, axis=-2, keepdims=True) * np.linalg.norm(W, axis=-2, keepdims=True)
+    return geometry_metrics.random_directions(W, np.random.default_rng(seed))
 
 
 def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:

@@ -19,10 +19,11 @@ __all__ = ["point_density", "densities", "toy_sampler"]
 
 def point_density(config: Any, point: dict[str, float]) -> np.ndarray:
     """Density 1 − S of every feature at one grid point, (F,): the point's sparsity, and the last
-    feature's own density where `perturbed_density` is set ("Perturbing a Single Feature")."""
+    feature's own density where `perturbed_density` is set ("Perturbing a Single Feature"; a config
+    without that field, such as the absolute-value kind's, has none)."""
     sparsity = point.get("sparsity", config.sparsity)
     row = np.full(config.n_features, 1.0 - float(sparsity))
-    perturbed = point.get("perturbed_density", config.perturbed_density)
+    perturbed = point.get("perturbed_density", getattr(config, "perturbed_density", None))
     if perturbed is not None:
         row[-1] = perturbed
     return row
