@@ -39,6 +39,7 @@ __all__ = [
     "best_of_restarts",
     "Step",
     "TrainableModel",
+    "clip_instance_grad_norm",
 ]
 
 
@@ -80,6 +81,7 @@ class TrainConfig:
     shards: int = 0  # CPU fused step: threads it is split over, 0: by size, 1: none (results identical either way)
     scratch: bool = True  # fused step: reuse buffers for its big intermediates (results are identical either way)
     snapshot_every: int = 0  # keep every parameter (on the host) and the loss every k steps, and the last; 0: none
+    clip_grad_norm: float = 0.0  # > 0: scale each instance's gradient to at most this norm (SAELens: 1.0); 0: off
 
 
 @attrs.define
@@ -133,6 +135,24 @@ def _objective(model: TrainableModel, x: torch.Tensor, importance: torch.Tensor)
     return sum(model.loss_terms(x, importance).values())  # type: ignore[return-value]
 
 
+@torch.no_grad()
+def clip_instance_grad_norm(params: list[nn.Parameter], max_norm: float) -> torch.Tensor:
+    """Scale each instance's gradient so that its norm over all parameters is at most `max_norm`.
+
+    `torch.nn.utils.clip_grad_norm_` (which SAELens's trainer applies with max_norm 1) on each model
+    separately: every parameter's first axis is the instance axis, so instance i's norm is taken over
+    its own slices only and clipping one instance never changes another's step. Same rule as torch:
+    the factor is min(1, max_norm / (norm + 1e-6)). Returns the norms before clipping, (I,).
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    sq = sum(g.reshape(g.shape[0], -1).pow(2).sum(dim=1) for g in grads)
+    norm = torch.as_tensor(sq).sqrt()  # (I,)
+    factor = (max_norm / (norm + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(factor.reshape((-1,) + (1,) * (g.ndim - 1)))
+    return norm
+
+
 def _optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW (torch's defaults for betas and eps) as one fused kernel where the device has it."""
     try:
@@ -159,8 +179,11 @@ class Step:
         opt: torch.optim.Optimizer | None,
         *,
         prefetch: bool = True,
+        clip_grad_norm: float = 0.0,
     ) -> None:
         self.model, self.importance, self.opt = model, importance, opt
+        self.clip_grad_norm = clip_grad_norm
+        self.params = [p for p in model.parameters() if p.requires_grad]
         self.batches = prefetched(lambda b: sampler.sample(b, generator), sizes, importance.device, prefetch)
 
     def __call__(self, loss: bool = True) -> torch.Tensor:
@@ -170,6 +193,8 @@ class Step:
         self.opt.zero_grad(set_to_none=True)
         out.sum().backward()
         self.model.before_step()  # e.g. an SAE removes the gradient component parallel to its decoder atoms
+        if self.clip_grad_norm:
+            clip_instance_grad_norm(self.params, self.clip_grad_norm)
         self.opt.step()
         self.model.after_step()
         return out
@@ -198,11 +223,16 @@ def _step(
     """The step for this model and data; the one place that chooses the path.
 
     The fused step where the model has a hand-written gradient (`has_fused_step`: the unmodified
-    tied toy models) and the data is `SparseUniform`, else the generic one. Both take the same
-    optimiser step on the same distribution of batches (drawn differently, so a seed gives other
-    numbers on each path).
+    tied toy models), the data is `SparseUniform` and gradients are not clipped, else the generic
+    one. Both take the same optimiser step on the same distribution of batches (drawn differently,
+    so a seed gives other numbers on each path).
     """
-    if isinstance(sampler, SparseUniform) and isinstance(model, ToyModel) and model.has_fused_step():
+    if (
+        not cfg.clip_grad_norm
+        and isinstance(sampler, SparseUniform)
+        and isinstance(model, ToyModel)
+        and model.has_fused_step()
+    ):
         return FusedStep(
             model,
             sampler,
@@ -214,7 +244,9 @@ def _step(
             shards=cfg.shards,
             scratch=cfg.scratch,
         )
-    return Step(model, sampler, importance, generator, sizes, opt, prefetch=cfg.prefetch)
+    return Step(
+        model, sampler, importance, generator, sizes, opt, prefetch=cfg.prefetch, clip_grad_norm=cfg.clip_grad_norm
+    )
 
 
 def train(

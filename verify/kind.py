@@ -40,6 +40,7 @@ class Optimiser:
     weight_decay: float = attrs.field(default=0.01, validator=v.ge(0))  # torch AdamW default
     schedule: str = attrs.field(default="constant", validator=v.in_(SCHEDULES))
     warmup: int = attrs.field(default=0, validator=v.ge(0))  # linear warm-up steps
+    clip_grad_norm: float = attrs.field(default=0.0, validator=v.ge(0))  # per-model gradient norm cap; 0: off
 
     def __attrs_post_init__(self) -> None:
         if self.steps and self.warmup >= self.steps:
@@ -54,6 +55,7 @@ class Optimiser:
             weight_decay=self.weight_decay,
             schedule=self.schedule,
             warmup=self.warmup,
+            clip_grad_norm=self.clip_grad_norm,
         )
 
 

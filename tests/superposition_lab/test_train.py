@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 from superposition_lab.data import SparseUniform
 from superposition_lab.models import MODELS
 from superposition_lab.models.toy import ReLUOutputToy
-from superposition_lab.train import TrainConfig, TrainingDiverged, best_of_restarts, evaluate, lr_factor, train
+from superposition_lab.train import (
+    TrainConfig,
+    TrainingDiverged,
+    _step,
+    best_of_restarts,
+    clip_instance_grad_norm,
+    evaluate,
+    lr_factor,
+    train,
+)
 
 
 class PlainSampler:
@@ -248,3 +257,37 @@ def test_snapshots_hold_the_parameters_each_loss_was_measured_on(plain: bool) ->
     # the step-0 batch (1024 samples) against a 32k-sample estimate: same parameters, same loss ± noise
     assert torch.allclose(log.snapshot_loss[0], first, rtol=0.25)
     assert not torch.equal(log.snapshots[0]["W"], log.snapshots[1]["W"])
+
+
+def test_clipping_is_torchs_rule_applied_to_each_instance_alone() -> None:
+    """Instance i's gradient, over all parameters, is clipped as `torch.nn.utils.clip_grad_norm_` clips
+    a model that is instance i alone; the other instances' gradients are left as they are."""
+    g = torch.Generator().manual_seed(0)
+    W, b = torch.nn.Parameter(torch.zeros(3, 4, 5)), torch.nn.Parameter(torch.zeros(3, 5))
+    W.grad = torch.randn(3, 4, 5, generator=g) * torch.tensor([0.01, 1.0, 10.0])[:, None, None]
+    b.grad = torch.randn(3, 5, generator=g)
+    expected = []
+    for i in range(3):
+        Wi, bi = torch.nn.Parameter(W[i].detach().clone()), torch.nn.Parameter(b[i].detach().clone())
+        Wi.grad, bi.grad = W.grad[i].clone(), b.grad[i].clone()
+        norm = torch.nn.utils.clip_grad_norm_([Wi, bi], 1.0)
+        expected.append((Wi.grad, bi.grad, norm))
+    norms = clip_instance_grad_norm([W, b], 1.0)
+    for i, (gW, gb, norm) in enumerate(expected):
+        torch.testing.assert_close(W.grad[i], gW)
+        torch.testing.assert_close(b.grad[i], gb)
+        torch.testing.assert_close(norms[i], norm)
+
+
+def test_clipping_takes_the_generic_step_and_changes_training() -> None:
+    model, sampler, imp, g = _setup()
+    clipped = TrainConfig(steps=50, lr=0.01, clip_grad_norm=1e-3)
+    opt = torch.optim.AdamW(model.parameters())
+    with _step(model, sampler, imp, g, [8], opt, clipped) as step:
+        assert type(step).__name__ == "Step"  # the fused step has no clipping
+    runs = []
+    for cfg in (TrainConfig(steps=50, lr=0.01), clipped):
+        model, sampler, imp, g = _setup()
+        train(model, PlainSampler(sampler), imp, cfg, generator=g)
+        runs.append(model.W.detach().clone())
+    assert not torch.equal(runs[0], runs[1])
