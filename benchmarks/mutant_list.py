@@ -154,8 +154,8 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             Edit(
                 "superposition_lab/models/sae_gated.py",
-                "x_gate = torch.bmm(gate, self.W_dec.detach().transpose(1, 2)) + self.b_dec.detach()[:, None, :]",
-                "x_gate = torch.bmm(gate, self.W_dec.transpose(1, 2)) + self.b_dec[:, None, :]",
+                'frozen = self.aux_decoder == "frozen"',
+                "frozen = False",
             ),
         ),
         ("sae.gated-reduces-shrinkage", "sae.gated-pareto"),

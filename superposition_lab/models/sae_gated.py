@@ -11,22 +11,45 @@ The gate path decides WHICH latents fire, the magnitude path HOW MUCH (§3, eq. 
 where x̂_frozen uses stop-gradient copies of W_dec and b_dec. The L1 penalty sits on the gate path
 only, so the magnitudes are free of it: no shrinkage. The Heaviside gate passes no gradient, so the
 auxiliary term is what trains the gate to reconstruct; freezing the decoder there keeps that term from
-pulling the dictionary toward the gate's (shrunk) activations. (The decoder must be frozen in the
-auxiliary term: a public implementation once let it train;
-`tests/superposition_lab/models/test_sae_gated.py` pins this.)
+pulling the dictionary toward the gate's (shrunk) activations. (The default, `aux_decoder =
+"frozen"`, is the paper's; `tests/superposition_lab/models/test_sae_gated.py` pins that its
+auxiliary term sends no gradient to the decoder.)
 
 W_gate and b_gate are the base's W_enc and b_enc (weight tying of §3.2 leaves r_mag and b_mag as the
 only extra parameters), and decoder atoms have unit norm as in the base.
 
-Against SAELens (read in its 6.18 source, `sae_lens/saes/gated_sae.py`; not yet checked by a peer run):
-its loss has the same three terms and the same λ — its L1 term is λ‖ReLU(π_gate) ⊙ ‖W_dec,j‖‖₁, which is
-ours while decoder atoms have unit norm — but its decoder norms are free (initialised at 0.1, with
-W_enc = W_decᵀ) and its auxiliary reconstruction does not stop the gradient into W_dec and b_dec.
-Each loss is unchanged by rescaling a latent; Adam's steps are not, so the two can train differently.
+How λ relates to SAELens's (6.54, `sae_lens/saes/gated_sae.py`; side by side in
+benchmarks/saelens_peer.py and tests/peers/): the same λ. Its sparsity term is
+λ‖ReLU(π_gate) ⊙ ‖W_dec,j‖‖₁, which is ours while atoms have unit norm, and each loss is unchanged by
+rescaling a latent (atom × c, gate row and biases ÷ c), so its free decoder norms (initialised at 0.1,
+W_enc = W_decᵀ) change the optimiser's path, not the objective. What does differ is the auxiliary term:
+SAELens lets it train W_dec and b_dec (no stop-gradient), the paper freezes them (eq. 8, and the
+paper's ablation says freezing helps). `aux_decoder = "trained"` is SAELens's convention; with it and
+SAELens's gradient clipping the two agree (λ = 0.3 on SAELens's synthetic task, 64 features in 32 dims,
+lr 1e-3, 3M samples: L0 7.0 vs 6.5, matched MMCS 0.96 vs 0.96). With the paper's frozen decoder
+(the default) the same λ lands in a denser basin of the same objective: L0 14.5, MMCS 0.56 (16.3 and
+0.53 at lr 3e-4, 5M samples, against SAELens's 8.3 and 0.93). The sparse basin is a better optimum
+of the paper's loss too — started there, frozen-decoder training stays (../shared/FINDINGS.md) — so
+it is the training path: with a frozen decoder the gate learns against a dictionary that only the
+magnitude path shapes, and many gates open a little (cheap under the L1 term at λ = 0.3) while the
+magnitudes reconstruct. λ ≥ 0.4 avoids it on that task; neither a λ warm-up (1k or 5k steps) nor a
+0.1-norm encoder init did (L0 15.7–17.9 at lr 3e-4, 5M samples). Adding SAELens's free norms alone to
+the frozen decoder is ill-posed — the L1 term shrinks the norms toward 0 and every latent fires (L0
+64) — which is why the paper pairs the frozen decoder with unit-norm atoms, and why its authors say
+that a norm-weighted L1 needs the decoder trained in the auxiliary term (or frozen in the penalty too).
 
 `magnitude_l1 = True` is an ablation, not the paper's model: the L1 penalty also falls on the output
 activations f (loss + λ‖f‖₁), so the magnitudes pay it as an L1 SAE's do — the mechanism that
 removes shrinkage is gone and everything else is kept (a control for the shrinkage claim).
+
+`gate = "sigmoid"` is the SAE overview's simplification (seeds/003, §5.1), not the paper's model: its
+code multiplies a sigmoid gate into the magnitude and puts the L1 penalty on the gate signal only,
+
+    f = σ(π_gate) ⊙ ReLU(π_mag),      loss = ‖x − x̂(f)‖² + λ‖σ(π_gate)‖₁,
+
+with no auxiliary term (its loss formula is lost from the text; the sigmoid passes gradient to the
+gate, which is what the paper's auxiliary term stands in for). Everything else — weight tying, biases,
+unit atoms — is this module's, so only the gate differs. σ > 0, so f is zero only where π_mag ≤ 0.
 """
 
 from __future__ import annotations
@@ -39,7 +62,13 @@ from torch import nn
 
 from superposition_lab.models.sae import SAE
 
-__all__ = ["GatedSAE"]
+__all__ = ["GatedSAE", "AUX_DECODERS", "GATES"]
+
+# The decoder in the auxiliary reconstruction ‖x − x̂_dec(ReLU(π_gate))‖²: "frozen" (the paper's eq. 8,
+# stop-gradient on W_dec and b_dec) or "trained" (SAELens's GatedTrainingSAE: the term trains them too).
+AUX_DECODERS = ("frozen", "trained")
+# The gate: "heaviside" (the paper's 1[π_gate > 0]) or "sigmoid" (the SAE overview's σ(π_gate); see above).
+GATES = ("heaviside", "sigmoid")
 
 
 class GatedSAE(SAE):
@@ -52,10 +81,18 @@ class GatedSAE(SAE):
         *args: Any,
         penalty: float | Sequence[float] = 0.1,
         magnitude_l1: bool = False,
+        aux_decoder: str = "frozen",
+        gate: str = "heaviside",
         **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)  # sizes, generator, device, dtype, dead_window: see SAE
+        if aux_decoder not in AUX_DECODERS:
+            raise ValueError(f"aux_decoder must be one of {', '.join(AUX_DECODERS)} (got {aux_decoder!r})")
+        if gate not in GATES:
+            raise ValueError(f"gate must be one of {', '.join(GATES)} (got {gate!r})")
+        self.gate = gate
         self.magnitude_l1 = magnitude_l1
+        self.aux_decoder = aux_decoder
         device, dtype = self.W_dec.device, self.W_dec.dtype
         self.r_mag = nn.Parameter(torch.zeros((self.n_instances, self.d_sae), device=device, dtype=dtype))  # (I, D)
         self.b_mag = nn.Parameter(torch.zeros((self.n_instances, self.d_sae), device=device, dtype=dtype))  # (I, D)
@@ -66,17 +103,27 @@ class GatedSAE(SAE):
         pi_gate = torch.bmm(centred, self.W_enc) + self.b_enc[:, None, :]  # (I, B, D)
         W_mag = self.W_enc * torch.exp(self.r_mag)[:, None, :]  # (I, H, D): latent j's row scaled by e^{r_j}
         pi_mag = torch.bmm(centred, W_mag) + self.b_mag[:, None, :]  # (I, B, D)
+        if self.gate == "sigmoid":  # the overview's form: a soft gate in (0, 1) that passes gradient
+            return {"f": torch.sigmoid(pi_gate) * torch.relu(pi_mag), "pi_gate": pi_gate}
         f = (pi_gate > 0).to(pi_mag.dtype) * torch.relu(pi_mag)  # the gate carries no gradient
         return {"f": f, "pi_gate": pi_gate}
 
     def penalties(
         self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor
     ) -> dict[str, torch.Tensor]:
+        if self.gate == "sigmoid":  # the overview's loss: L1 on the gate signal σ(π_gate), no auxiliary term
+            l1 = self.penalty * torch.sigmoid(parts["pi_gate"]).sum(dim=-1).mean(dim=1)  # (I,)
+            if self.magnitude_l1:
+                l1 = l1 + self.penalty * parts["f"].sum(dim=-1).mean(dim=1)
+            return {"l1": l1}
         gate = torch.relu(parts["pi_gate"])  # (I, B, D)
         l1 = self.penalty * gate.sum(dim=-1).mean(dim=1)  # (I,)
         if self.magnitude_l1:  # the ablation: the magnitudes pay the L1 penalty too
             l1 = l1 + self.penalty * parts["f"].sum(dim=-1).mean(dim=1)
-        # auxiliary reconstruction through the gate with a frozen decoder (stop-gradient on W_dec, b_dec)
-        x_gate = torch.bmm(gate, self.W_dec.detach().transpose(1, 2)) + self.b_dec.detach()[:, None, :]
+        # auxiliary reconstruction through the gate; the paper freezes the decoder here (stop-gradient)
+        frozen = self.aux_decoder == "frozen"
+        W_dec: torch.Tensor = self.W_dec.detach() if frozen else self.W_dec
+        b_dec: torch.Tensor = self.b_dec.detach() if frozen else self.b_dec
+        x_gate = torch.bmm(gate, W_dec.transpose(1, 2)) + b_dec[:, None, :]
         aux = ((x - x_gate) ** 2).sum(dim=-1).mean(dim=1)  # (I,)
         return {"l1": l1, "aux": aux}

@@ -15,6 +15,12 @@ H has zero derivative almost everywhere, so §4 trains θ with straight-through 
 while the derivative in z is the ordinary one: H(z − θ) for JumpReLU and 0 for the step. So the L0
 term trains only the thresholds; the encoder learns from the reconstruction. θ is stored as log θ
 (as in the paper's pseudo-code) to stay positive; ε and λ are per-instance.
+
+`form = "shifted_relu"` is the SAE overview's simplification (seeds/003, §5.2), not the paper's model:
+its "JumpReLU" is ReLU(z − θ) with a learned θ — a ReLU whose bias is shifted by θ, continuous at
+the threshold (active values start at 0, not at θ). Only the forward changes: f = ReLU(z − θ), with
+its ordinary gradients in z and θ; the L0 term, its straight-through θ-gradient and the
+parametrisation are the paper's, so the comparison isolates the nonlinearity.
 """
 
 from __future__ import annotations
@@ -27,7 +33,14 @@ from torch import nn
 
 from superposition_lab.models.sae import SAE
 
-__all__ = ["JumpReLUSAE", "jumprelu", "step"]
+__all__ = ["JumpReLUSAE", "jumprelu", "step", "FORMS", "THRESHOLD_PARAMS"]
+
+# The nonlinearity: "jump" (the paper's z · H(z − θ)) or "shifted_relu" (the overview's ReLU(z − θ)).
+FORMS = ("jump", "shifted_relu")
+# How θ is a parameter: "log" (the paper's pseudo-code: log θ, so Adam moves θ by a factor of about
+# e^{±lr} per step) or "direct" (SAELens 6.54: θ itself, clamped at 0 after each step, so it moves by
+# about ±lr — from a small start it reaches a useful size in far fewer steps).
+THRESHOLD_PARAMS = ("log", "direct")
 
 
 def _rectangle(z: torch.Tensor, theta: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -94,25 +107,47 @@ class JumpReLUSAE(SAE):
         penalty: float | Sequence[float] = 0.01,
         bandwidth: float | Sequence[float] = 0.05,
         threshold_init: float = 0.05,
+        form: str = "jump",
+        threshold_param: str = "log",
         **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)  # sizes, generator, device, dtype, dead_window: see SAE
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {', '.join(FORMS)} (got {form!r})")
+        if threshold_param not in THRESHOLD_PARAMS:
+            raise ValueError(f"threshold_param must be one of {', '.join(THRESHOLD_PARAMS)} (got {threshold_param!r})")
+        self.form = form
+        self.threshold_param = threshold_param
         device, dtype = self.W_dec.device, self.W_dec.dtype
         log_theta = torch.full(
             (self.n_instances, self.d_sae), float(torch.log(torch.tensor(threshold_init))), device=device, dtype=dtype
         )
-        self.log_threshold = nn.Parameter(log_theta)  # (I, D)
+        if threshold_param == "log":
+            self.log_threshold = nn.Parameter(log_theta)  # (I, D)
+        else:
+            self.theta = nn.Parameter(torch.exp(log_theta))  # (I, D)
         self.register_buffer("penalty", self.hyper(penalty))  # λ, (I,)
         self.register_buffer("bandwidth", self.hyper(bandwidth))  # ε, (I,)
 
     @property
     def threshold(self) -> torch.Tensor:
+        if self.threshold_param == "direct":
+            return self.theta  # θ, (I, D)
         return torch.exp(self.log_threshold)  # θ, (I, D)
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        """The base's step bookkeeping; a directly stored θ is clamped at 0 (SAELens's projection)."""
+        super().after_step()
+        if self.threshold_param == "direct":
+            self.theta.clamp_(min=0.0)
 
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.pre_activation(x)  # (I, B, D)
         theta = self.threshold[:, None, :]  # (I, 1, D)
         eps = self.bandwidth[:, None, None]  # (I, 1, 1)
+        if self.form == "shifted_relu":  # the overview's form: continuous at θ, ordinary gradients
+            return {"f": torch.relu(z - theta), "z": z, "theta": theta, "eps": eps}
         return {"f": jumprelu(z, theta, eps), "z": z, "theta": theta, "eps": eps}
 
     def penalties(

@@ -14,6 +14,18 @@ AuxK (§A.2) against dead latents: the residual e = x − x̂ (held fixed) is re
 k_aux largest pre-activations among the latents that have not fired for `dead_window` steps,
 ê = W_dec TopK_aux(z_dead), and α‖e − ê‖² (α = 1/32 in the paper) joins the loss. This gives dead
 latents a gradient toward directions the live ones miss. K and α are per instance.
+
+The auxiliary code is the raw pre-activation, with no ReLU (as SAELens's `calculate_topk_aux_acts`);
+OpenAI's released code (sparse_autoencoder/train.py) applies a ReLU to it and divides the auxiliary
+MSE by the residual's variance. The scale matters little — a dead latent's own weights get no other
+gradient and Adam normalises per weight — but the ReLU matters: latents that die naturally (a high
+learning rate drives their encoder bias far below zero) have a negative pre-activation on all or
+nearly all inputs, so under a ReLU they get little or no auxiliary gradient, whereas with the raw
+code the top k_aux dead latents get one on every input and are pulled back until they fire. On the
+toy of specs/sae.topk-auxk.toml (K = 2, lr 0.05; seed field 0, 3 seeds) this form leaves 0–5% of the
+latents dead (FVU 0.40–0.41), the same divided by the residual's variance 3–5% (FVU 0.415–0.428),
+the ReLU form 14–16% (FVU 0.43–0.44), no AuxK 16–20% (FVU 0.44–0.45). Pinned by
+tests/superposition_lab/models/test_sae_topk.py.
 """
 
 from __future__ import annotations

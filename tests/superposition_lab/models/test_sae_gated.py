@@ -87,3 +87,84 @@ def test_magnitudes_are_trained_by_reconstruction_and_the_gate_passes_no_gradien
     g_rmag, g_bgate = torch.autograd.grad(mse, [m.r_mag, m.b_enc], allow_unused=True)
     assert torch.count_nonzero(g_rmag) > 0
     assert g_bgate is None or torch.count_nonzero(g_bgate) == 0  # b_gate only enters through the gate
+
+
+def test_trained_aux_decoder_lets_the_aux_term_train_the_decoder() -> None:
+    # SAELens's convention: same loss values as the paper's, but x̂_gate's W_dec and b_dec get gradient
+    x = torch.rand(2, 32, 4, generator=torch.Generator().manual_seed(2))
+    paper = GatedSAE(2, 4, 6, generator=torch.Generator().manual_seed(1))
+    peer = GatedSAE(2, 4, 6, generator=torch.Generator().manual_seed(1), aux_decoder="trained")
+    torch.testing.assert_close(peer.loss_terms(x)["aux"], paper.loss_terms(x)["aux"])
+    aux = peer.loss_terms(x)["aux"].sum()
+    (g_dec,) = torch.autograd.grad(aux, [peer.W_dec])
+    centred = x - peer.b_dec[:, None]
+    gate = torch.relu(torch.bmm(centred, peer.W_enc) + peer.b_enc[:, None])
+    ref = ((x - torch.bmm(gate, peer.W_dec.transpose(1, 2)) - peer.b_dec[:, None]) ** 2).sum(-1).mean(1).sum()
+    (g_ref,) = torch.autograd.grad(ref, [peer.W_dec])
+    assert torch.count_nonzero(g_dec) > 0
+    torch.testing.assert_close(g_dec, g_ref)
+
+
+def test_unknown_aux_decoder_is_an_error() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="aux_decoder"):
+        GatedSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), aux_decoder="free")
+
+
+# ---- gate = "sigmoid": the SAE overview's simplification (seeds/003 §5.1), not the paper's model
+
+
+def tiny_sigmoid(penalty: float = 0.5) -> GatedSAE:
+    """tiny()'s weights with the overview's sigmoid gate."""
+    m = GatedSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), penalty=penalty, gate="sigmoid")
+    m.load_state_dict(tiny(penalty).state_dict())
+    return m
+
+
+def sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+def test_sigmoid_gate_hand_computed_code_and_loss() -> None:
+    m = tiny_sigmoid(penalty=0.5)
+    x = torch.tensor([[[0.5, 0.3]]])
+    # π_gate = (0.3, 0.4), π_mag = (1.1, −0.2): f = (σ(0.3)·1.1, σ(0.4)·0)
+    f0 = sigmoid(0.3) * 1.1
+    torch.testing.assert_close(m.encode(x), torch.tensor([[[f0, 0.0]]]))
+    t = m.loss_terms(x)
+    assert set(t) == {"mse", "l1"}  # no auxiliary term: the sigmoid gate passes gradient itself
+    torch.testing.assert_close(t["mse"], torch.tensor([(0.5 - f0) ** 2 + 0.3**2]))
+    torch.testing.assert_close(t["l1"], torch.tensor([0.5 * (sigmoid(0.3) + sigmoid(0.4))]))  # L1 on σ(π_gate)
+    # where the Heaviside gate shuts (π_gate = −0.1 < 0) the sigmoid only damps: f = σ(−0.1)·ReLU(0.3)
+    x = torch.tensor([[[0.1, 0.3]]])
+    torch.testing.assert_close(m.encode(x), torch.tensor([[[sigmoid(-0.1) * 0.3, 0.0]]]))
+
+
+def test_sigmoid_gate_l1_on_the_gate_only_and_reconstruction_trains_the_gate() -> None:
+    m = GatedSAE(1, 4, 6, generator=torch.Generator().manual_seed(3), gate="sigmoid")
+    x = torch.rand(1, 32, 4, generator=torch.Generator().manual_seed(4))
+    t = m.loss_terms(x)
+    g_rmag, g_bmag, g_dec, g_bgate = torch.autograd.grad(
+        t["l1"].sum(), [m.r_mag, m.b_mag, m.W_dec, m.b_enc], allow_unused=True
+    )
+    for g in (g_rmag, g_bmag, g_dec):
+        assert g is None or torch.count_nonzero(g) == 0
+    assert torch.count_nonzero(g_bgate) > 0
+    (g_bgate,) = torch.autograd.grad(m.loss_terms(x)["mse"].sum(), [m.b_enc])
+    assert torch.count_nonzero(g_bgate) > 0  # unlike the Heaviside gate, which passes no gradient
+
+
+def test_default_gate_is_the_papers_heaviside_and_unknown_gate_is_an_error() -> None:
+    import pytest
+
+    x = torch.rand(2, 16, 4, generator=torch.Generator().manual_seed(7))
+    a = GatedSAE(2, 4, 6, generator=torch.Generator().manual_seed(1))
+    b = GatedSAE(2, 4, 6, generator=torch.Generator().manual_seed(1), gate="heaviside")
+    assert a.gate == "heaviside"
+    ta, tb = a.loss_terms(x), b.loss_terms(x)
+    assert set(ta) == {"mse", "l1", "aux"}
+    for k in ta:
+        torch.testing.assert_close(ta[k], tb[k], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="gate must be one of heaviside, sigmoid"):
+        GatedSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), gate="tanh")

@@ -74,3 +74,65 @@ def test_l0_term_trains_thresholds_only() -> None:
     # ∂/∂ log θ = θ · ð/ðθ = θ · (−1/ε) · (count in window)/B = 0.25 · (−10) · 1/2 per latent
     torch.testing.assert_close(g_log_theta, torch.tensor([[-1.25, -1.25]]))
     assert math.isclose(float(m.bandwidth[0]), 0.1, rel_tol=1e-6)
+
+
+# ---- form = "shifted_relu": the SAE overview's "JumpReLU" (seeds/003 §5.2), ReLU(z − θ), not the paper's model
+
+
+def test_shifted_relu_hand_computed_code_and_loss() -> None:
+    m = hand_model(penalty=0.1)
+    m.form = "shifted_relu"
+    x = torch.tensor([[[0.5, 0.2], [0.1, 0.9]]])
+    # θ = 0.25: the same latents fire as with the jump, but each passes z − θ, not z (continuous at θ)
+    torch.testing.assert_close(m.encode(x), torch.tensor([[[0.25, 0.0], [0.0, 0.65]]]))
+    t = m.loss_terms(x)
+    # errors (0.25, 0.2) and (0.1, 0.25): mse = (0.1025 + 0.0725)/2; the L0 term is the paper's
+    torch.testing.assert_close(t["mse"], torch.tensor([0.0875]))
+    torch.testing.assert_close(t["l0"], torch.tensor([0.1]))
+
+
+def test_shifted_relu_theta_gets_the_ordinary_reconstruction_gradient() -> None:
+    m = JumpReLUSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), threshold_init=0.25, form="shifted_relu")
+    with torch.no_grad():
+        m.W_dec.copy_(torch.eye(2)[None])
+        m.W_enc.copy_(torch.eye(2)[None])
+    x = torch.tensor([[[0.5, 0.0]]])  # latent 0: z = 0.5 > θ, f = 0.25, error 0.25; latent 1 silent
+    (g,) = torch.autograd.grad(m.loss_terms(x)["mse"].sum(), [m.log_threshold])
+    # mse = (x − (z − θ))²: ∂/∂θ = 2·0.25, ∂/∂log θ = θ · 0.5 = 0.125; the jump's θ gets 0 here (z far from θ)
+    torch.testing.assert_close(g, torch.tensor([[0.125, 0.0]]))
+    jump = JumpReLUSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), threshold_init=0.25)
+    jump.load_state_dict(m.state_dict())
+    (g,) = torch.autograd.grad(jump.loss_terms(x)["mse"].sum(), [jump.log_threshold])
+    torch.testing.assert_close(g, torch.zeros(1, 2))
+
+
+def test_default_form_is_the_papers_jump_and_unknown_form_is_an_error() -> None:
+    import pytest
+
+    assert JumpReLUSAE(1, 2, 2, generator=torch.Generator().manual_seed(0)).form == "jump"
+    with pytest.raises(ValueError, match="form must be one of jump, shifted_relu"):
+        JumpReLUSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), form="relu")
+
+
+def test_direct_threshold_is_saelens_parameterisation() -> None:
+    """threshold_param = "direct" stores θ itself (SAELens): same forward pass and loss as log θ at the
+    same θ; the θ-gradient is the log one divided by θ (chain rule), and θ is clamped at 0 after a step."""
+    import pytest
+
+    g = torch.Generator
+    x = torch.rand(2, 16, 4, generator=g().manual_seed(1))
+    log_form = JumpReLUSAE(2, 4, 6, generator=g().manual_seed(0), threshold_init=0.1)
+    direct = JumpReLUSAE(2, 4, 6, generator=g().manual_seed(0), threshold_init=0.1, threshold_param="direct")
+    torch.testing.assert_close(direct.threshold, log_form.threshold)
+    a, b = log_form.loss_terms(x), direct.loss_terms(x)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name])
+    (g_log,) = torch.autograd.grad(sum(a.values()).sum(), [log_form.log_threshold])
+    (g_dir,) = torch.autograd.grad(sum(b.values()).sum(), [direct.theta])
+    torch.testing.assert_close(g_dir, g_log / log_form.threshold.detach())
+    with torch.no_grad():
+        direct.theta.sub_(1.0)
+    direct.after_step()
+    assert float(direct.threshold.min()) == 0.0
+    with pytest.raises(ValueError, match="threshold_param"):
+        JumpReLUSAE(1, 2, 2, generator=g().manual_seed(0), threshold_param="exp")

@@ -75,3 +75,22 @@ def test_hand_computed_auxk() -> None:
     with torch.no_grad():
         m.W_enc[0, 1, 1] = 0.5  # now z_1 = 0.2: ê = (0, 0.2), ‖e − ê‖² = 0.04
     assert float(m.loss_terms(x)["auxk"].detach()) == pytest.approx(0.04, rel=1e-5)
+
+
+def test_auxk_revives_a_latent_whose_preactivations_are_all_negative() -> None:
+    # A naturally dead latent has a negative pre-activation on every input (its encoder bias driven far
+    # below zero). The auxiliary code is the raw pre-activation (no ReLU, unlike OpenAI's released code),
+    # so AuxK still pulls it up toward the residual's projection; under a ReLU it would get no gradient.
+    m = TopKSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), k=1, aux_k=1, aux_coeff=1.0, dead_window=1)
+    with torch.no_grad():
+        m.W_enc.copy_(torch.eye(2)[None])
+        m.W_dec.copy_(torch.eye(2)[None])
+        m.b_enc[0, 1] = -1.0
+        m.steps_since_fired[0, 1] = 1  # latent 1 dead
+    x = torch.tensor([[[0.9, 0.4]]])
+    # z = (0.9, −0.6): the main code keeps latent 0, e = (0, 0.4); the dead latent's code is z_1 = −0.6,
+    # ê = (0, −0.6), ‖e − ê‖² = 1.0, and d/db_1 = −2 (0.4 − (−0.6)) = −2: descent raises b_1
+    aux = m.loss_terms(x)["auxk"]
+    assert float(aux.detach()) == pytest.approx(1.0, rel=1e-6)
+    (g,) = torch.autograd.grad(aux.sum(), [m.b_enc])
+    torch.testing.assert_close(g, torch.tensor([[0.0, -2.0]]))
