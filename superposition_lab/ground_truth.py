@@ -5,7 +5,9 @@ test dictionary learning where, unlike on a language model, the true features
 are known: an activation is x = Σ_i c_i d_i with n unit directions d_i in R^m (m < n for
 superposition) and sparse non-negative coefficients c_i. Chanin et al. 2024 ("A is for Absorption",
 arXiv:2409.14507, toy-model section) add a hierarchy: a child feature fires only when its parent
-fires — the setting in which an L1 SAE absorbs the parent into the child's latent.
+fires — the setting in which an L1 SAE absorbs the parent into the child's latent. Bricken et al.
+2023 ("Towards Monosemanticity", Feature Splitting) see one feature split into several latents as
+the dictionary grows; `feature_variants` makes a feature with variants d0 + ε·u_k to test it on.
 
 Directions are stored like toy-model weights: D is (I, H, F) with feature i's unit direction d_i in
 column i (H = m dims, F = n features). Every draw goes through an explicit `torch.Generator`.
@@ -18,7 +20,7 @@ import torch
 
 from superposition_lab.data import SparseUniform
 
-__all__ = ["feature_directions", "GroundTruth"]
+__all__ = ["feature_directions", "feature_variants", "GroundTruth"]
 
 
 def feature_directions(
@@ -47,6 +49,28 @@ def feature_directions(
     else:
         raise ValueError(f"unknown direction kind {kind!r} (random, orthogonal)")
     return D.to(dtype)
+
+
+def feature_variants(directions: torch.Tensor, variants: int, spread: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """A feature family: (I, H, F + 1) unit directions → (features (I, H, F), d0 (I, H)).
+
+    Column 0 is the family's direction d0; columns 1 … V are turned into unit offsets u_k ⟂ d0
+    (Gram–Schmidt against d0 — exact for orthonormal input), and the first V features become the
+    variants (d0 + ε·u_k)/√(1 + ε²) — each at cosine 1/√(1 + ε²) with d0 and, for orthonormal u_k,
+    1/(1 + ε²) with each other. The other F − V features are columns V + 1 … F unchanged. With ε = 0
+    every variant is d0 itself: one direction, nothing for a wider dictionary to split (Bricken et
+    al. 2023, Feature Splitting: a family of nearby features that a small dictionary covers with
+    one latent and a larger one with several).
+    """
+    n = directions.shape[-1] - 1
+    if not 1 <= variants <= n:
+        raise ValueError(f"variants must be in [1, {n}] (got {variants})")
+    d0 = directions[:, :, 0]  # (I, H)
+    u = directions[:, :, 1 : variants + 1]  # (I, H, V)
+    u = u - d0[:, :, None] * torch.einsum("ih,ihv->iv", d0, u)[:, None, :]  # ⟂ d0
+    u = u / u.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    family = (d0[:, :, None] + spread * u) / (1.0 + spread**2) ** 0.5  # (I, H, V)
+    return torch.cat([family, directions[:, :, variants + 1 :]], dim=2), d0
 
 
 @attrs.define

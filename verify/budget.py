@@ -91,12 +91,13 @@ def _abs_value(c: Any) -> list[Need]:
 
 
 def _sae(c: Any) -> list[Need]:
-    grid = grid_sizes(c, ("penalty", "k", "bandwidth", "density"))
+    grid = grid_sizes(c, ("penalty", "k", "bandwidth", "density", "d_sae"))
     inst = {**grid, "seeds": c.seeds}
     if c.baseline is not None:
         inst["seeds"] = 2 * c.seeds  # a second variant on the same grid (at most)
-    dims = {"d_sae": c.d_sae, "n_dims": c.n_dims}
-    width = c.n_features + c.n_dims + 3 * c.d_sae
+    d_sae = max(c.d_sae) if isinstance(c.d_sae, list) else c.d_sae  # a d_sae sweep: bounded by the largest
+    dims = {"d_sae": d_sae, "n_dims": c.n_dims}
+    width = c.n_features + c.n_dims + 3 * d_sae
     return [
         Need("memory", 8 * FLOAT, {**inst, **dims}),  # encoder + decoder, gradients, AdamW moments
         Need("memory", FLOAT, {**inst, "n_features": c.n_features, "n_dims": c.n_dims}),  # true directions
@@ -104,10 +105,10 @@ def _sae(c: Any) -> list[Need]:
         Need("memory", FLOAT * (c.n_features + c.n_dims), {"eval_samples": c.eval_samples}),  # PCA's sample
         Need(
             "compute",
-            12 + 2 * c.n_features / max(c.d_sae, 1),
+            12 + 2 * c.n_features / max(d_sae, 1),
             {**inst, "steps": c.steps, "batch_size": c.batch_size, **dims},
         ),
-        Need("compute", 4 + 2 * c.n_features / max(c.d_sae, 1), {**inst, "eval_samples": c.eval_samples, **dims}),
+        Need("compute", 4 + 2 * c.n_features / max(d_sae, 1), {**inst, "eval_samples": c.eval_samples, **dims}),
     ]
 
 

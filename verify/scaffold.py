@@ -45,6 +45,7 @@ lr = 0.05
 schedule = "cosine"                  # constant | linear | cosine
 # weight_decay = 0.01
 # warmup = 0
+# clip_grad_norm = 0.0               # > 0: cap each model's gradient norm (SAELens clips at 1)
 eval_samples = 16384
 # seed = 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from superposition_lab.ground_truth import GroundTruth, feature_directions
+from superposition_lab.ground_truth import GroundTruth, feature_directions, feature_variants
 
 
 def test_random_directions_are_unit_and_orthogonal_ones_orthonormal() -> None:
@@ -93,3 +93,28 @@ def test_bad_hierarchies_and_shapes_are_refused() -> None:
         GroundTruth(D, torch.full((1, 3), 0.5), parents=(-1, 0))
     with pytest.raises(ValueError):
         GroundTruth(D, torch.full((2, 3), 0.5))
+
+
+@pytest.mark.parametrize("spread", [0.0, 0.75])
+def test_feature_variants_sit_at_the_derived_cosines(spread: float) -> None:
+    """(d0 + ε·u_k)/√(1 + ε²): cosine 1/√(1 + ε²) with d0, 1/(1 + ε²) with each other; the rest unchanged."""
+    Q = feature_directions(2, 8, 6, kind="orthogonal", generator=torch.Generator().manual_seed(7))  # F + 1 = 6
+    D, d0 = feature_variants(Q, 3, spread)
+    assert D.shape == (2, 8, 5) and d0.shape == (2, 8)
+    torch.testing.assert_close(D.norm(dim=1), torch.ones(2, 5))
+    torch.testing.assert_close(d0, Q[:, :, 0])
+    G = D.transpose(1, 2) @ D  # (I, F, F) Gram matrix
+    pair = torch.full((3, 3), 1 / (1 + spread**2)).fill_diagonal_(1.0)
+    torch.testing.assert_close(G[:, :3, :3], pair.expand(2, 3, 3), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        torch.einsum("ih,ihv->iv", d0, D[:, :, :3]), torch.full((2, 3), (1 + spread**2) ** -0.5), atol=1e-6, rtol=0
+    )
+    torch.testing.assert_close(D[:, :, 3:], Q[:, :, 4:])  # the other features: the draw's last columns
+
+
+def test_feature_variants_of_random_directions_are_offset_orthogonally_to_d0() -> None:
+    g = feature_directions(1, 16, 5, generator=torch.Generator().manual_seed(8))  # not orthogonal
+    D, d0 = feature_variants(g, 2, 1.0)
+    torch.testing.assert_close(d0[0] @ D[0, :, :2], torch.full((2,), 2**-0.5), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="variants"):
+        feature_variants(g, 5, 1.0)  # 5 columns hold d0 and at most 4 variants

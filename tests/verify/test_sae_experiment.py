@@ -15,6 +15,7 @@ from verify.experiments.sae import run_sae
 from verify.experiments.sae_config import VARIANTS, GatedVariant, L1Variant, SAEConfig, TopKVariant
 from verify.experiments.sae_measures import frontier_fvu, sae_metrics
 from verify.experiments.sae_plot import plot_sae
+from verify.experiments.sae_size_metrics import size_metrics
 from verify.kind import Outcome, RunContext
 from verify.loading import load_specs
 from verify.registry import ANALYTIC
@@ -44,6 +45,10 @@ def config(**kw) -> SAEConfig:
         (dict(density=[0.1, 1.5]), "density"),
         (dict(alive_min_fires=0), "alive_min_fires"),
         (dict(variant={"name": "l1", "resample_pool": 0}), "resample_pool"),
+        (dict(variants=7), "variants"),  # more variants than features
+        (dict(variants=2, directions="orthogonal", n_dims=6), "variants"),  # d0 needs a 7th dimension
+        (dict(d_sae=[8, 0]), "d_sae"),
+        (dict(variant="topk", k=4, d_sae=[2, 8]), "k"),  # K > the smallest d_sae
     ],
 )
 def test_config_validation_names_the_field(bad: dict, field: str) -> None:
@@ -84,7 +89,7 @@ def test_each_variant_gets_only_its_own_knobs_and_axes() -> None:
     )
     assert config(variant="gated").variant == GatedVariant()
     assert config(variant="jumprelu").variant.model_options({"penalty": [0.1], "bandwidth": [0.2]}, 9) == dict(
-        penalty=[0.1], bandwidth=[0.2], threshold_init=0.05
+        penalty=[0.1], bandwidth=[0.2], threshold_init=0.05, form="jump", threshold_param="log"
     )
     assert config(variant={"name": "topk", "aux_k": 6}).variant.model_options({"k": [2.0]}, 9) == dict(
         k=[2], aux_coeff=1 / 32, aux_k=6
@@ -115,6 +120,10 @@ def test_tiny_run_has_the_documented_arrays(outcome) -> None:
     assert o.arrays["baseline_l0"].shape == (3, 2)
     assert o.info["baseline_points"] == [{"penalty": 0.05}, {"penalty": 0.1}, {"penalty": 0.3}]
     for name, metric in sae_metrics.items():
+        if name in size_metrics:  # need a feature family or a d_sae sweep (tests/verify/test_sae_size_metrics.py)
+            with pytest.raises(ValueError):
+                metric.fn(o, c)
+            continue
         if name in ("baseline_gamma", "shrinkage_ratio"):  # need the same grid on both sides
             with pytest.raises(ValueError, match="same grid"):
                 metric.fn(o, c)

@@ -5,7 +5,10 @@ n ≤ m), sparse non-negative coefficients (U[lo, hi] or constant), an optional 
 al. 2024, toy model). Each seed draws its own directions; every grid point × seed is one instance of
 ONE batched SAE program of the chosen variant (verify/experiments/sae_config.py: l1 | gated |
 jumprelu | topk, or pca — the principal-component dictionary, fitted, not trained). A `baseline`
-variant is a second program on the same directions.
+variant is a second program on the same directions. A list of `d_sae` values is a grid axis run as
+one program per size, its latent axes zero-padded to the largest (`_train_sizes`). With `variants`,
+the first features are variants of one direction d0 (ground_truth.feature_variants); the code of each
+variant alone is kept (`family_response`) for the feature-splitting metrics (sae_size_metrics.py).
 
 After training, a fresh evaluation sample streams through `SAEStatistics`
 (superposition_lab.sae_metrics): L0 (mean, fewest and most per sample), MSE, FVU, γ (Rajamanoharan
@@ -22,10 +25,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import numpy as np
 import torch
 
-from superposition_lab.ground_truth import GroundTruth, feature_directions
+from superposition_lab.ground_truth import GroundTruth, feature_directions, feature_variants
 from superposition_lab.models import SAES
 from superposition_lab.models.pca import PCADictionary
 from superposition_lab.sae_metrics import (
@@ -59,6 +63,8 @@ def _ground_truth(c: SAEConfig, points: list[dict[str, float]], directions: torc
     else:
         dens = torch.tensor([p.get("density", c.density) for p in points for _ in range(S)], dtype=D.dtype)
         firing = dens[:, None].expand(-1, c.n_features).clone()  # (I, F)
+        if c.density_decay:  # feature i at density·(i + 1)^(−decay)
+            firing *= torch.arange(1, c.n_features + 1, dtype=D.dtype) ** -c.density_decay
     return GroundTruth(D, firing.to(D.device), tuple(c.parents), c.magnitude, c.lo, c.hi)
 
 
@@ -99,6 +105,9 @@ def _evaluate(model: Any, data: GroundTruth, c: SAEConfig, generator: torch.Gene
     }
     if rescale is not None:
         out |= {"rescaled_fvu": rescaled.fvu(), "rescaled_gamma": rescaled.gamma()}
+    if c.variants:  # the code of each family variant alone at the mean active magnitude: (I, V, D)
+        mean = c.hi if c.magnitude == "constant" else (c.lo + c.hi) / 2
+        out["family_response"] = model.encode(mean * data.directions[:, :, : c.variants].transpose(1, 2))
     return {k: t.cpu().numpy() for k, t in out.items()}
 
 
@@ -129,6 +138,7 @@ def _train_side(
 ) -> dict[str, np.ndarray]:
     """Train (or fit) one variant at every point × seed; arrays with leading axes (P, S)."""
     P, S = len(points), c.seeds
+    assert isinstance(c.d_sae, int), "one program per dictionary size (see _train_sizes)"
     data = _ground_truth(c, points, directions)
     data_gen = torch.Generator(device=device).manual_seed(c.seed + 1)
     if isinstance(c.variant, PCAVariant):
@@ -164,6 +174,43 @@ def _train_side(
     return arrays
 
 
+LATENT_AXIS = {"W_enc": -1, "W_dec": -1, "b_enc": -1, "family_response": -1}  # arrays with a d_sae axis
+
+
+def _train_sizes(
+    c: SAEConfig,
+    points: list[dict[str, float]],
+    directions: torch.Tensor,
+    device: torch.device,
+    progress: Callable[[int], None] | None,
+) -> dict[str, np.ndarray]:
+    """`_train_side` once per dictionary size when `d_sae` is a grid axis (a batched program has one
+    size), the rows put back in grid order and the latent axes zero-padded to the largest size."""
+    if not isinstance(c.d_sae, list):
+        return _train_side(c, points, directions, device, progress)
+    parts = []
+    for d in dict.fromkeys(int(p["d_sae"]) for p in points):
+        rows = [i for i, p in enumerate(points) if int(p["d_sae"]) == d]
+        side = _train_side(attrs.evolve(c, d_sae=d), [points[i] for i in rows], directions, device, progress)
+        parts.append((rows, side))
+    D = max(c.d_sae)
+    arrays: dict[str, np.ndarray] = {}
+    for key, first in parts[0][1].items():
+        if first.ndim < 2 or first.shape[:2] != (len(parts[0][0]), c.seeds):  # not per (point, seed)
+            arrays[key] = first
+            continue
+        shape = list(first.shape)
+        shape[0] = len(points)
+        if key in LATENT_AXIS:
+            shape[LATENT_AXIS[key]] = D
+        out = np.zeros(shape, dtype=first.dtype)
+        for rows, part in parts:
+            a = part[key]
+            out[(rows,) + tuple(slice(0, n) for n in a.shape[1:])] = a
+        arrays[key] = out
+    return arrays
+
+
 def run_sae(config: SAEConfig, ctx: RunContext) -> Outcome:
     """Train the variant (and the baseline, if any) at every grid point × seed and evaluate them."""
     # Toy-sized tensors: one CPU thread is fastest, and on a loaded machine two threads can be ~20×
@@ -183,25 +230,31 @@ def _run_sae(config: SAEConfig, ctx: RunContext) -> Outcome:
     directions = feature_directions(
         config.seeds,
         config.n_dims,
-        config.n_features,
+        config.n_features + (config.variants > 0),  # a family draws d0 beside its offsets
         kind=config.directions,
         generator=torch.Generator(device=device).manual_seed(config.seed + 3),
         device=device,
     )  # (S, H, F)
+    family = None
+    if config.variants:
+        directions, family = feature_variants(directions, config.variants, config.variant_spread)
     sides = [(config, points)]
     if config.baseline is not None:
         base = config.baseline_config()
         sides.append((base, grid_points(base, AXES) or [{}]))
-    total = sum(c.steps for c, _ in sides if not isinstance(c.variant, PCAVariant))
+    sizes = len(config.d_sae) if isinstance(config.d_sae, list) else 1
+    total = sizes * sum(c.steps for c, _ in sides if not isinstance(c.variant, PCAVariant))
     progress = ctx.progress_for(total)
-    arrays = _train_side(config, points, directions, device, progress)
+    arrays = _train_sizes(config, points, directions, device, progress)
     info: dict[str, Any] = {"device": str(device), "instances": len(points) * config.seeds}
     if config.baseline is not None:
         base, base_points = sides[1]
-        for k, a in _train_side(base, base_points, directions, device, progress).items():
+        for k, a in _train_sizes(base, base_points, directions, device, progress).items():
             arrays[f"baseline_{k}"] = a
         info["baseline_points"] = base_points
     arrays["directions"] = directions.cpu().double().numpy()  # (S, H, F)
+    if family is not None:
+        arrays["family_direction"] = family.cpu().double().numpy()  # d0, (S, H)
     info["seconds"] = time.perf_counter() - start
     return Outcome(points=points, arrays=arrays, info=info)
 

@@ -10,6 +10,7 @@ does not have is an error `experiment.variant.<knob>: unknown key`. A control th
 The swept hyperparameters — `penalty` (λ of l1/gated, the L0 coefficient of jumprelu), `k` (topk's K),
 `bandwidth` (jumprelu's ε) and `density` — are grid axes of the experiment: a list is a sweep, one
 value per grid point, and checks refer to them by name (`axis = "penalty"`, `expect = "experiment.k"`).
+So is `d_sae`, the dictionary size, read by every variant (one program per size).
 Each variant reads the axes in its `axes`; along the others it is the same model at every point —
 which is how a control shows that a knob does nothing (a TopK SAE swept over λ).
 
@@ -45,7 +46,7 @@ __all__ = [
     "PCAVariant",
 ]
 
-AXES = ("penalty", "k", "bandwidth", "density")
+AXES = ("penalty", "k", "bandwidth", "density", "d_sae")
 
 
 def _each(check: Callable[[float], bool], what: str) -> Callable[[Any, attrs.Attribute, Any], None]:
@@ -96,15 +97,24 @@ class GatedVariant:
     """The gated SAE of Rajamanoharan et al. 2024 (arXiv:2404.16014, §3): L1 on the gate path only.
 
     Reads `penalty` (λ). `magnitude_l1 = true` is an ablation for controls: the L1 penalty falls on the
-    output activations too, as in an L1 SAE (superposition_lab/models/sae_gated.py).
+    output activations too, as in an L1 SAE (superposition_lab/models/sae_gated.py). `aux_decoder =
+    "trained"` lets the auxiliary loss train the decoder, as SAELens does (the paper freezes it).
+    `gate = "sigmoid"` is the SAE overview's simplification, not the paper's model: f = σ(π_gate) ⊙
+    ReLU(π_mag) with L1 on σ(π_gate) and no auxiliary term (specs/sae.overview-sigmoid-gate.toml).
     """
 
     name: ClassVar[str] = "gated"
     axes: ClassVar[tuple[str, ...]] = ("penalty",)
     magnitude_l1: bool = False
+    # the decoder in the auxiliary loss: "frozen" (the paper, eq. 8) or "trained" (SAELens's convention)
+    aux_decoder: str = attrs.field(default="frozen", validator=v.in_(("frozen", "trained")))
+    # the gate: "heaviside" (the paper) or "sigmoid" (the SAE overview's simplification)
+    gate: str = attrs.field(default="heaviside", validator=v.in_(("heaviside", "sigmoid")))
 
     def model_options(self, hyper: dict[str, list[float]], steps: int) -> dict[str, Any]:
-        return dict(penalty=hyper["penalty"], magnitude_l1=self.magnitude_l1)
+        return dict(
+            penalty=hyper["penalty"], magnitude_l1=self.magnitude_l1, aux_decoder=self.aux_decoder, gate=self.gate
+        )
 
 
 @attrs.frozen
@@ -112,15 +122,27 @@ class JumpReLUVariant:
     """The JumpReLU SAE of Rajamanoharan et al. 2024 (arXiv:2407.14435, §3–4): learned thresholds θ.
 
     Reads `penalty` (the L0 coefficient λ) and `bandwidth` (ε of the straight-through rectangle
-    kernel, §4); θ starts at `threshold_init`.
+    kernel, §4); θ starts at `threshold_init`. `form = "shifted_relu"` is the SAE overview's
+    simplification, not the paper's model: f = ReLU(z − θ), a ReLU with a shifted bias, continuous at
+    θ; the L0 loss is kept (specs/sae.overview-shifted-relu.toml).
     """
 
     name: ClassVar[str] = "jumprelu"
     axes: ClassVar[tuple[str, ...]] = ("penalty", "bandwidth")
     threshold_init: float = attrs.field(default=0.05, validator=v.gt(0))
+    # θ as a parameter: "log" (the paper's pseudo-code) or "direct" (SAELens); see sae_jumprelu.py
+    threshold_param: str = attrs.field(default="log", validator=v.in_(("log", "direct")))
+    # the nonlinearity: "jump" (the paper's z · H(z − θ)) or "shifted_relu" (the overview's ReLU(z − θ))
+    form: str = attrs.field(default="jump", validator=v.in_(("jump", "shifted_relu")))
 
     def model_options(self, hyper: dict[str, list[float]], steps: int) -> dict[str, Any]:
-        return dict(penalty=hyper["penalty"], bandwidth=hyper["bandwidth"], threshold_init=self.threshold_init)
+        return dict(
+            penalty=hyper["penalty"],
+            bandwidth=hyper["bandwidth"],
+            threshold_init=self.threshold_init,
+            form=self.form,
+            threshold_param=self.threshold_param,
+        )
 
 
 @attrs.frozen
@@ -181,6 +203,18 @@ converter.register_structure_hook(SAEVariant, _structure_variant)
 converter.register_structure_hook(SAEVariant | None, _structure_variant)
 
 
+def _size_or_list(value: Any, _: Any) -> int | list[int]:
+    """`d_sae`: one size, or a list of sizes (a grid axis)."""
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("an axis needs at least one value")
+        return [converter.structure(x, int) for x in value]
+    return converter.structure(value, int)
+
+
+converter.register_structure_hook(int | list[int], _size_or_list)
+
+
 # ---------------------------------------------------------------- the experiment
 @attrs.frozen
 class SAEConfig(Optimiser):
@@ -192,14 +226,24 @@ class SAEConfig(Optimiser):
     variant: SAEVariant  # the SAE and its own knobs
     n_features: int = attrs.field(validator=v.ge(1))  # n true features
     n_dims: int = attrs.field(validator=v.ge(1))  # m, the activation dimension
-    d_sae: int = attrs.field(validator=v.ge(1))  # dictionary size
+    # dictionary size; a list is a grid axis — one batched program per size (shapes differ), the
+    # latent axes of W_enc, W_dec and b_enc zero-padded to the largest size (a zero atom never fires)
+    d_sae: int | list[int] = attrs.field(validator=_each(lambda x: x >= 1, ">= 1"))
     directions: str = attrs.field(default="random", validator=v.in_(("random", "orthogonal")))
     # data: each feature fires w.p. `density` (a grid axis), or per feature `firing` (conditional on
     # its parent in `parents`, −1 = none); an active coefficient is U[lo, hi] or constant = hi
     density: float | list[float] = attrs.field(default=0.1, validator=_each(lambda x: 0 < x <= 1, "in (0, 1]"))
     firing: list[float] = attrs.field(factory=list)
+    # without `firing`: feature i (from 0) fires w.p. density·(i + 1)^(−density_decay) — a Zipf-like
+    # spectrum of feature frequencies, as in the quantization model of scaling (Michaud et al. 2023,
+    # arXiv:2303.13506); 0 = every feature at `density`
+    density_decay: float = attrs.field(default=0.0, validator=v.ge(0))
     parents: list[int] = attrs.field(factory=list)
     magnitude: str = attrs.field(default="uniform", validator=v.in_(("uniform", "constant")))
+    # a feature family (superposition_lab.ground_truth.feature_variants): the first `variants` features
+    # are variants (d0 + ε·u_k)/√(1 + ε²) of one direction d0, ε = `variant_spread` (0 = no family)
+    variants: int = attrs.field(default=0, validator=v.ge(0))
+    variant_spread: float = attrs.field(default=0.0, validator=v.ge(0))
     lo: float = attrs.field(default=0.0, validator=v.ge(0))
     hi: float = attrs.field(default=1.0, validator=v.gt(0))
     # the swept hyperparameters (grid axes), each read by the variants that have it
@@ -242,8 +286,16 @@ class SAEConfig(Optimiser):
                 f"directions: orthogonal needs n_features <= n_dims (got {self.n_features} > {self.n_dims})"
             )
         ks = self.k if isinstance(self.k, list) else [self.k]
-        if max(ks + list(self.baseline_k)) > self.d_sae:
-            raise ValueError(f"k: K must be <= d_sae = {self.d_sae} (got {max(ks + list(self.baseline_k)):g})")
+        d_min = min(self.d_sae) if isinstance(self.d_sae, list) else self.d_sae
+        if max(ks + list(self.baseline_k)) > d_min:
+            raise ValueError(f"k: K must be <= d_sae = {d_min} (got {max(ks + list(self.baseline_k)):g})")
+        if self.variants > self.n_features:
+            raise ValueError(f"variants: at most n_features = {self.n_features} (got {self.variants})")
+        if self.variants and self.directions == "orthogonal" and self.n_features + 1 > self.n_dims:
+            raise ValueError(
+                f"variants: orthogonal directions need n_features + 1 <= n_dims for d0 and its offsets "
+                f"(got {self.n_features} + 1 > {self.n_dims})"
+            )
         if self.firing and len(self.firing) != self.n_features:
             raise ValueError(f"firing: need one rate per feature ({self.n_features}), got {len(self.firing)}")
         if any(not 0 <= p <= 1 for p in self.firing):

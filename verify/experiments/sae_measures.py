@@ -18,6 +18,7 @@ import torch
 
 from superposition_lab.sae_metrics import column_cosine, match_features, matched_mmcs, mmcs, recovered_fraction
 from verify.experiments.sae_config import SAEConfig
+from verify.experiments.sae_size_metrics import size_metrics
 from verify.kind import Metric, Outcome
 
 __all__ = ["sae_metrics", "frontier_fvu"]
@@ -192,3 +193,4 @@ sae_metrics: dict[str, Metric] = {
         "relative_frontier_gain with both sides' shrinkage undone by that fit (rescaled_fvu on both sides)",
     ),
 }
+sae_metrics.update(size_metrics)  # across dictionary sizes: feature splitting, scaling
