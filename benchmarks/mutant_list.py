@@ -188,9 +188,8 @@ MUTANTS: tuple[Mutant, ...] = (
                 "if True:",
             ),
         ),
-        ("sae.topk-exact-l0", "sae.l1-sparsity-tradeoff"),
+        ("sae.topk-auxk", "sae.topk-exact-l0"),
         (f"{_T}/models/test_sae_topk.py",),
-        guard="unit",  # no claim is about AuxK: sae.topk-exact-l0 judges L0 and shrinkage only
     ),
     Mutant(
         "no-decoder-renorm",
