@@ -45,7 +45,9 @@ def plot_sae(outcome: Outcome, config: SAEConfig, out_dir: Path, stem: str) -> l
         axes[0].scatter(l0.ravel(), fvu.ravel(), s=6, alpha=0.4)
         if knob and points and knob in points[0]:
             xs = np.array([p[knob] for p in points])
-            axes[1].plot(xs, gamma.mean(axis=1), "o-", label=name)
+            # over dictionary sizes the question is scaling (sae.scaling): FVU against d_sae, log-log
+            ys = fvu.mean(axis=1) if knob == "d_sae" else gamma.mean(axis=1)
+            axes[1].plot(xs, ys, "o-", label=name)
     if "baseline_rescaled_fvu" in a and config.baseline is not None:  # its shrinkage undone (sae_rescale)
         l0, fvu = a["baseline_l0"].mean(axis=1), a["baseline_rescaled_fvu"].mean(axis=1)
         order = np.argsort(l0)
@@ -76,10 +78,14 @@ def plot_sae(outcome: Outcome, config: SAEConfig, out_dir: Path, stem: str) -> l
                 label="L1 closed form, learned b_dec (orthogonal)",
             )
     axes[0].set(xlabel="L0", ylabel="FVU", title="Pareto frontier (mean over seeds)", yscale="log")
-    axes[1].axhline(1.0, color="grey", lw=0.5)
-    axes[1].set(xlabel=knob or "", ylabel="γ = E‖x̂‖²/E[x·x̂]", title="shrinkage")
-    axes[0].legend(fontsize=7)
-    axes[1].legend(fontsize=7)
+    if knob == "d_sae":
+        axes[1].set(xlabel="d_sae", ylabel="FVU", title="scaling (mean over seeds)", xscale="log", yscale="log")
+    else:
+        axes[1].axhline(1.0, color="grey", lw=0.5)
+        axes[1].set(xlabel=knob or "", ylabel="γ = E‖x̂‖²/E[x·x̂]", title="shrinkage")
+    for ax in axes[:2]:
+        if ax.get_legend_handles_labels()[0]:  # nothing swept: no labelled lines, no legend
+            ax.legend(fontsize=7)
     # the cosine matrix of seed 0 at the grid point where its matched MMCS is highest
     dirs = torch.from_numpy(a["directions"][0])  # (H, F)
     W_seed0 = torch.from_numpy(np.ascontiguousarray(a["W_dec"][:, 0]))  # (P, H, D)
