@@ -133,6 +133,6 @@ def test_direct_threshold_is_saelens_parameterisation() -> None:
     with torch.no_grad():
         direct.theta.sub_(1.0)
     direct.after_step()
-    assert float(direct.threshold.min()) == 0.0
+    assert float(direct.threshold.detach().min()) == 0.0
     with pytest.raises(ValueError, match="threshold_param"):
         JumpReLUSAE(1, 2, 2, generator=g().manual_seed(0), threshold_param="exp")
