@@ -13,6 +13,7 @@ Any experiment value may be given per budget profile, e.g. `steps = { quick = 30
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -159,13 +160,20 @@ converter.register_structure_hook(str, _strict(str, (str,), "a string"))
 converter.register_structure_hook(bool, _strict(bool, (bool,), "true or false"))
 
 
-def _number_or_list(value: Any, _: Any) -> float | list[float]:
-    """A grid axis: one number, or a list of numbers (each a grid point)."""
-    if isinstance(value, list):
-        if not value:
-            raise ValueError("an axis needs at least one value")
-        return [converter.structure(x, float) for x in value]
-    return converter.structure(value, float)
+def _axis(cls: type) -> Callable[[Any, Any], Any]:
+    """The structure hook of a grid axis of `cls` values: one value, or a list (each a grid point)."""
+
+    def structure(value: Any, _: Any) -> Any:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("an axis needs at least one value")
+            return [converter.structure(x, cls) for x in value]
+        return converter.structure(value, cls)
+
+    return structure
+
+
+_number_or_list = _axis(float)
 
 
 def _literal(value: Any, _: Any) -> Any:
@@ -201,6 +209,7 @@ def _optional_axis(value: Any, _: Any) -> float | list[float] | None:
 
 
 converter.register_structure_hook(float | list[float], _number_or_list)
+converter.register_structure_hook(int | list[int], _axis(int))  # e.g. the sae kind's d_sae
 converter.register_structure_hook(float | list[float] | None, _optional_axis)
 converter.register_structure_hook(int | dict[str, int], _count_per_profile)
 converter.register_structure_hook(float | bool | str | list[float] | None, _literal)

@@ -30,6 +30,8 @@ from typing import Any, ClassVar
 import attrs
 from attrs import validators as v
 
+from superposition_lab.models.sae_gated import AUX_DECODERS, GATES
+from superposition_lab.models.sae_jumprelu import FORMS, THRESHOLD_PARAMS
 from verify.errors import did_you_mean
 from verify.kind import Optimiser
 from verify.spec import converter
@@ -107,9 +109,9 @@ class GatedVariant:
     axes: ClassVar[tuple[str, ...]] = ("penalty",)
     magnitude_l1: bool = False
     # the decoder in the auxiliary loss: "frozen" (the paper, eq. 8) or "trained" (SAELens's convention)
-    aux_decoder: str = attrs.field(default="frozen", validator=v.in_(("frozen", "trained")))
+    aux_decoder: str = attrs.field(default="frozen", validator=v.in_(AUX_DECODERS))
     # the gate: "heaviside" (the paper) or "sigmoid" (the SAE overview's simplification)
-    gate: str = attrs.field(default="heaviside", validator=v.in_(("heaviside", "sigmoid")))
+    gate: str = attrs.field(default="heaviside", validator=v.in_(GATES))
 
     def model_options(self, hyper: dict[str, list[float]], steps: int) -> dict[str, Any]:
         return dict(
@@ -131,9 +133,9 @@ class JumpReLUVariant:
     axes: ClassVar[tuple[str, ...]] = ("penalty", "bandwidth")
     threshold_init: float = attrs.field(default=0.05, validator=v.gt(0))
     # θ as a parameter: "log" (the paper's pseudo-code) or "direct" (SAELens); see sae_jumprelu.py
-    threshold_param: str = attrs.field(default="log", validator=v.in_(("log", "direct")))
+    threshold_param: str = attrs.field(default="log", validator=v.in_(THRESHOLD_PARAMS))
     # the nonlinearity: "jump" (the paper's z · H(z − θ)) or "shifted_relu" (the overview's ReLU(z − θ))
-    form: str = attrs.field(default="jump", validator=v.in_(("jump", "shifted_relu")))
+    form: str = attrs.field(default="jump", validator=v.in_(FORMS))
 
     def model_options(self, hyper: dict[str, list[float]], steps: int) -> dict[str, Any]:
         return dict(
@@ -201,18 +203,6 @@ def _structure_variant(value: Any, _: Any) -> SAEVariant:
 
 converter.register_structure_hook(SAEVariant, _structure_variant)
 converter.register_structure_hook(SAEVariant | None, _structure_variant)
-
-
-def _size_or_list(value: Any, _: Any) -> int | list[int]:
-    """`d_sae`: one size, or a list of sizes (a grid axis)."""
-    if isinstance(value, list):
-        if not value:
-            raise ValueError("an axis needs at least one value")
-        return [converter.structure(x, int) for x in value]
-    return converter.structure(value, int)
-
-
-converter.register_structure_hook(int | list[int], _size_or_list)
 
 
 # ---------------------------------------------------------------- the experiment
