@@ -31,7 +31,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["SAE", "per_instance"]
+__all__ = ["SAE", "per_instance", "one_of"]
+
+
+def one_of(name: str, value: str, allowed: Sequence[str]) -> str:
+    """A variant's named option, checked: `value` if it is one of `allowed`, else a ValueError naming it."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+    return value
 
 
 def per_instance(

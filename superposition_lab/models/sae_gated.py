@@ -60,7 +60,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from superposition_lab.models.sae import SAE
+from superposition_lab.models.sae import SAE, one_of
 
 __all__ = ["GatedSAE", "AUX_DECODERS", "GATES"]
 
@@ -86,13 +86,9 @@ class GatedSAE(SAE):
         **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)  # sizes, generator, device, dtype, dead_window: see SAE
-        if aux_decoder not in AUX_DECODERS:
-            raise ValueError(f"aux_decoder must be one of {', '.join(AUX_DECODERS)} (got {aux_decoder!r})")
-        if gate not in GATES:
-            raise ValueError(f"gate must be one of {', '.join(GATES)} (got {gate!r})")
-        self.gate = gate
+        self.gate = one_of("gate", gate, GATES)
         self.magnitude_l1 = magnitude_l1
-        self.aux_decoder = aux_decoder
+        self.aux_decoder = one_of("aux_decoder", aux_decoder, AUX_DECODERS)
         device, dtype = self.W_dec.device, self.W_dec.dtype
         self.r_mag = nn.Parameter(torch.zeros((self.n_instances, self.d_sae), device=device, dtype=dtype))  # (I, D)
         self.b_mag = nn.Parameter(torch.zeros((self.n_instances, self.d_sae), device=device, dtype=dtype))  # (I, D)

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from superposition_lab.models.sae import SAE
+from superposition_lab.models.sae import SAE, one_of
 
 __all__ = ["JumpReLUSAE", "jumprelu", "step", "FORMS", "THRESHOLD_PARAMS"]
 
@@ -112,12 +112,8 @@ class JumpReLUSAE(SAE):
         **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)  # sizes, generator, device, dtype, dead_window: see SAE
-        if form not in FORMS:
-            raise ValueError(f"form must be one of {', '.join(FORMS)} (got {form!r})")
-        if threshold_param not in THRESHOLD_PARAMS:
-            raise ValueError(f"threshold_param must be one of {', '.join(THRESHOLD_PARAMS)} (got {threshold_param!r})")
-        self.form = form
-        self.threshold_param = threshold_param
+        self.form = one_of("form", form, FORMS)
+        self.threshold_param = one_of("threshold_param", threshold_param, THRESHOLD_PARAMS)
         device, dtype = self.W_dec.device, self.W_dec.dtype
         log_theta = torch.full(
             (self.n_instances, self.d_sae), float(torch.log(torch.tensor(threshold_init))), device=device, dtype=dtype
