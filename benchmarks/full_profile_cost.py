@@ -54,8 +54,9 @@ def instances(config: Any, axes: tuple[str, ...]) -> int:
 
 def step_flops(config: Any, n: int) -> float:
     """Matmul FLOPs of one step of the batched model (five matmuls of 2·I·B·in·out)."""
-    if hasattr(config, "d_sae"):
-        return 10.0 * n * config.batch_size * config.d_sae * config.n_dims
+    if hasattr(config, "d_sae"):  # a d_sae sweep: its sizes weigh equally (each trains as many models)
+        d_sae = config.d_sae if isinstance(config.d_sae, int) else sum(config.d_sae) / len(config.d_sae)
+        return 10.0 * n * config.batch_size * d_sae * config.n_dims
     if hasattr(config, "diagram"):
         mod = DIAGRAMS[config.diagram]
         return 10.0 * n * config.batch_size * mod.N_HIDDEN * mod.N_FEATURES

@@ -60,6 +60,41 @@ TINY_SPEC = textwrap.dedent("""
     sparsity = [0.9]
 """)
 
+# A phase map split into parts (`chunks`): 3 × 3 cells in three parts of three cells, two restarts
+# each, 150 steps — seconds. The executor tests check that its parts, run as separate jobs, give
+# the Outcome of the single-process run.
+CHUNKED_PHASE_SPEC = textwrap.dedent("""
+    id = "test.chunked-phase"
+    title = "a 2-in-1 phase map in three parts"
+    claim = "The parts of a chunked phase map merge into the map."
+    tags = ["test"]
+    [source]
+    paper = "Toy Models of Superposition"
+    section = "Superposition as a Phase Change"
+    [experiment]
+    kind = "phase"
+    r = { log = [0.1, 10], points = 3 }
+    p = { log = [0.1, 1], points = 3 }
+    restarts = 2
+    steps = 150
+    chunks = 3
+    [[check]]
+    metric = "superposition_cells"
+    rule = "at_least"
+    expect = 1
+    why = "the ReLU model superposes somewhere on the grid; the linear control never does"
+    [control]
+    model = "linear"
+""")
+
+
+@pytest.fixture
+def chunked_phase_spec_path(tmp_path: Path) -> Path:
+    path = tmp_path / "specs" / "test.chunked-phase.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(CHUNKED_PHASE_SPEC)
+    return path
+
 
 @pytest.fixture
 def tiny_spec_path(tmp_path: Path) -> Path:

@@ -35,7 +35,7 @@ from verify.judgement import (
     verdict,
 )
 from verify.kind import Outcome
-from verify.plan import Side, plan_side
+from verify.plan import Side, job_key, plan_side
 from verify.spec import Spec
 
 __all__ = ["Reporter", "Dispatch"]
@@ -79,7 +79,7 @@ class Dispatch:
         self.queue = deque(
             Side(i, s, c) for i, s in enumerate(specs) for c in (False, True) if not c or s.control is not None
         )
-        self.in_flight: dict[cf.Future[JobResult], tuple[Side, dict[str, Any] | None]] = {}
+        self.in_flight: dict[cf.Future[JobResult], tuple[Side, dict[str, Any] | int | None]] = {}
         self.judged: dict[tuple[int, bool], _Judged] = {}
         self.results: list[SpecResult | None] = [None] * len(specs)
         self.total = 0
@@ -198,21 +198,22 @@ class Dispatch:
         self._release(side, *judged)
         return True
 
-    def _submit(self, side: Side, point: dict[str, Any] | None) -> None:
-        job = Job(side.spec, self.profile, side.control, self.device, self.code, point, self.threads)
-        progress = self.reporter.progress if self.inline and self.reporter and point is None else None
+    def _submit(self, side: Side, task: dict[str, Any] | int | None) -> None:
+        point, part = (None, task) if isinstance(task, int) else (task, None)
+        job = Job(side.spec, self.profile, side.control, self.device, self.code, point, self.threads, part=part)
+        progress = self.reporter.progress if self.inline and self.reporter and task is None else None
         side.pending += 1
-        self.in_flight[self.executor.submit(run_job, job, progress)] = (side, point)
+        self.in_flight[self.executor.submit(run_job, job, progress)] = (side, task)
 
     def _collect(self, future: cf.Future[JobResult]) -> None:
-        side, point = self.in_flight.pop(future)
+        side, task = self.in_flight.pop(future)
         try:
             result = future.result()
         except Exception as exc:  # noqa: BLE001 — a worker that died, a job the executor lost
             result = JobResult(None, error_text(exc))
         if result.outcome is not None:  # arrays from an object store may be read-only views
             result.outcome.arrays = {k: a if a.flags.writeable else a.copy() for k, a in result.outcome.arrays.items()}
-        side.results["" if point is None else point_key(point)] = result
+        side.results[job_key(task)] = result
         side.pending -= 1
         if not self.inline:
             self._advance(1)
@@ -232,13 +233,23 @@ class Dispatch:
         assert side.kind is not None
         if side.spec.property is not None:
             return self._run_property(side), None, side.config
-        result = side.results[""]
+        result = self._merged(side) if "" not in side.results else side.results[""]
         if result.outcome is None:
             return Judgement(passed=False, error=result.error), None, None
         if side.path:
             cache.save_outcome(side.path, result.outcome)
         j = judge_side(side.spec, result.outcome, side.config, side.kind, side.key, side.start)
         return j, result.outcome, side.config
+
+    @staticmethod
+    def _merged(side: Side) -> JobResult:
+        """A side run in parts: its Outcome merged from the parts in order (the first error instead, if any)."""
+        assert side.kind is not None and side.kind.parts is not None
+        results = [side.results[job_key(i)] for i in range(len(side.results))]
+        failed = next((r for r in results if r.outcome is None), None)
+        if failed is not None:
+            return failed
+        return JobResult(side.kind.parts.merge(side.config, [r.outcome for r in results if r.outcome is not None]))
 
     def _run_property(self, side: Side) -> Judgement:
         """Hypothesis runs here, in the parent; a point it draws that was not computed ahead runs now."""

@@ -1,6 +1,7 @@
 """What the runner hands to an executor: one job runs one experiment config and returns its Outcome.
 
-A `Job` names a spec side (claim or control) and, for a hypothesis [property], one of its points.
+A `Job` names a spec side (claim or control) and, for a hypothesis [property], one of its points,
+or, for a kind that splits into independent parts (`ExperimentKind.parts`), one of its parts.
 `run_job(job)` is a top-level, picklable function, so a worker process (`concurrent.futures`, Ray)
 can run it with nothing but the job: it refuses to run when its code hash (`code_version`) differs
 from the parent's, resolves the device itself, sets torch's intra-op threads from its CPU share
@@ -88,6 +89,7 @@ class Job:
     code: str  # the parent's code_version(); a worker with other code refuses the job
     point: dict[str, Any] | None = None  # a [property] point; None: the whole side
     threads: int | None = None  # torch intra-op threads on the worker; None: leave torch's setting
+    part: int | None = None  # one part of a side whose kind splits (`ExperimentKind.parts`); None: all
 
     @property
     def side(self) -> str:
@@ -124,8 +126,14 @@ def run_job(job: Job, progress: Callable[[int, int], None] | None = None) -> Job
         before = torch.get_num_threads()
         if job.threads:
             torch.set_num_threads(job.threads)
+        ctx = RunContext(device=job.device, progress=progress)
         try:
-            outcome = kind.run(config, RunContext(device=job.device, progress=progress))
+            if job.part is not None:
+                if kind.parts is None:  # pragma: no cover - the planner asks only kinds that split
+                    raise JobFailed(f"kind {kind.name!r} does not split into parts")
+                outcome = kind.parts.run(config, job.part, ctx)
+            else:
+                outcome = kind.run(config, ctx)
         finally:
             if job.threads:
                 torch.set_num_threads(before)

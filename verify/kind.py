@@ -20,7 +20,19 @@ from attrs import validators as v
 
 from superposition_lab.train import TrainConfig
 
-__all__ = ["Outcome", "Metric", "ExperimentKind", "RunContext", "Optimiser", "SCHEDULES", "grid_points", "at_point"]
+__all__ = [
+    "Outcome",
+    "Metric",
+    "ExperimentKind",
+    "Parts",
+    "RunContext",
+    "Optimiser",
+    "SCHEDULES",
+    "grid_points",
+    "at_point",
+    "part_seed",
+    "merged_info",
+]
 
 SCHEDULES = ("constant", "linear", "cosine")
 
@@ -108,6 +120,46 @@ class RunContext:
 
 
 @attrs.frozen
+class Parts:
+    """How one config's run splits into independent parts, so that a distributed run can spread a
+    large spec (a 25 × 25 phase map, a free-optimum grid) over workers with the Outcome unchanged.
+
+    `count(config)` parts; `run(config, i, ctx)` computes part i alone (an Outcome of whatever the
+    kind's merge reads); `merge(config, outcomes)` builds the side's Outcome from all of them, in
+    order. A part must depend only on (config, i) — its own random stream, never a generator shared
+    with another part — so the run is the same wherever its parts run. A part reports progress in
+    units of the whole run (the total it announces is the whole run's). `run_parts` is the kind's
+    `run`: the parts one after another in this process, so the single-process Outcome is by
+    construction the merge of the same parts.
+    """
+
+    count: Callable[[Any], int]
+    run: Callable[[Any, int, RunContext], Outcome]
+    merge: Callable[[Any, list[Outcome]], Outcome]
+
+    def run_parts(self, config: Any, ctx: RunContext) -> Outcome:
+        return self.merge(config, [self.run(config, i, ctx) for i in range(self.count(config))])
+
+
+def part_seed(seed: int, part: int, parts: int) -> int:
+    """The seed of part `part` of `parts`: the config's own seed when the run is one part (so a
+    one-part run is the unsplit run, draw for draw), else an independent stream derived from (seed, part)."""
+    if parts == 1:
+        return seed
+    return int(np.random.SeedSequence(seed, spawn_key=(part,)).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def merged_info(outcomes: list[Outcome]) -> dict[str, Any]:
+    """The info of a merged Outcome: the first part's, with seconds and instances summed over the parts."""
+    info = dict(outcomes[0].info)
+    for key in ("seconds", "instances"):
+        if all(key in o.info for o in outcomes):
+            info[key] = sum(o.info[key] for o in outcomes)
+    info["parts"] = len(outcomes)
+    return info
+
+
+@attrs.frozen
 class ExperimentKind:
     name: str
     config: type
@@ -118,6 +170,7 @@ class ExperimentKind:
     doc: str = ""
     # values a spec gets unless it says otherwise; a value may differ per profile ({quick = …, full = …})
     defaults: dict[str, Any] = attrs.field(factory=dict)
+    parts: Parts | None = None  # how a run splits into independent parts (None: it does not)
 
 
 def grid_points(config: Any, axes: tuple[str, ...]) -> list[dict[str, float]]:

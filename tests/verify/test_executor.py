@@ -117,6 +117,20 @@ def test_property_points_spread_over_jobs(tmp_path: Path, pool) -> None:
     assert local.verdict == "pass" and reporter.advanced == max(reporter.totals)
 
 
+def test_parts_of_a_chunked_phase_map_spread_over_jobs(chunked_phase_spec_path: Path, tmp_path: Path, pool) -> None:
+    (spec,) = load_specs([chunked_phase_spec_path])
+    local = run([spec], profile="quick", device="cpu", out=tmp_path / "local")[0]
+    reporter = CountingReporter()
+    pooled = run([spec], profile="quick", device="cpu", out=tmp_path / "pool", reporter=reporter, executor=pool)[0]
+    assert measured(pooled) == measured(local) and local.verdict == "pass"
+    for name in ("W", "b", "restart_loss"):
+        np.testing.assert_array_equal(pooled.outcome.arrays[name], local.outcome.arrays[name])
+    assert cache_contents(tmp_path / "pool") == cache_contents(tmp_path / "local")
+    # three parts per side, each one job; the merged Outcome says how many parts it came from
+    assert reporter.starts == [(None, "6 jobs")] and reporter.advanced == 6
+    assert pooled.outcome.info["parts"] == local.outcome.info["parts"] == 3
+
+
 def test_pool_with_an_erroring_claim_skips_its_control(tiny_spec_path: Path, tmp_path: Path, pool) -> None:
     text = tiny_spec_path.read_text().replace("lr = 0.05", "lr = 1e30").replace('"cosine"', '"constant"')
     tiny_spec_path.write_text(text)

@@ -61,3 +61,14 @@ def test_cli_verify_with_ray_matches_local(ray_cluster, tiny_spec_path: Path, tm
     assert [c["measured"] for c in x["checks"]] == [c["measured"] for c in y["checks"]]
     assert x["control"]["checks"] == y["control"]["checks"]
     assert x["provenance"]["digests"] == y["provenance"]["digests"]
+
+
+def test_ray_spreads_the_parts_of_a_chunked_phase_map(
+    ray_cluster, chunked_phase_spec_path: Path, tmp_path: Path
+) -> None:
+    a, b = tmp_path / "local", tmp_path / "ray"
+    assert main(["verify", str(chunked_phase_spec_path), "--out", str(a), "--device", "cpu"]) == 0
+    assert main(["verify", str(chunked_phase_spec_path), "--out", str(b), "--executor", "ray"]) == 0
+    (x,), (y,) = load_results(a)["results"], load_results(b)["results"]
+    assert x["provenance"]["digests"] == y["provenance"]["digests"]
+    assert cache_contents(b) == cache_contents(a)

@@ -20,17 +20,28 @@ from verify.checks import judge_check
 from verify.errors import SpecErrors
 from verify.experiments.phase import (
     PHASE,
+    PHASE_PARTS,
     PHASE_POINT,
     Axis,
     PhaseConfig,
     PhasePointConfig,
     boundary_distance,
+    merge_phase,
     phase_tables,
     run_phase,
+    run_phase_part,
     run_phase_point,
+    train_cells,
 )
-from verify.experiments.phase_free_optimum import PHASE_FREE_OPTIMUM, FreeOptimumConfig, run_free_optimum
-from verify.kind import Outcome, RunContext
+from verify.experiments.phase_free_optimum import (
+    FREE_OPTIMUM_PARTS,
+    PHASE_FREE_OPTIMUM,
+    FreeOptimumConfig,
+    merge_free_optimum,
+    run_free_optimum,
+    run_free_optimum_part,
+)
+from verify.kind import Outcome, RunContext, part_seed
 from verify.loading import load_spec_file, load_specs
 from verify.registry import ANALYTIC
 
@@ -188,6 +199,26 @@ def test_tiny_grid_trains_into_the_analytic_phases_and_linear_does_not():
     assert _metric("superposition_agreement", linear, config) == 0.0
 
 
+def test_a_chunked_map_is_its_parts_each_with_its_own_stream():
+    config = PhaseConfig(r=Axis(values=(0.2, 5.0)), p=Axis(values=(0.02, 0.9)), **FAST_TRAIN)
+    ctx = RunContext(device="cpu")
+    whole = run_phase(config, ctx)
+    # one part: the unsplit run, seeded with the config's seed
+    assert PHASE_PARTS.count(config) == 1 and whole.info["parts"] == 1
+    W, _, loss = train_cells(config, np.array([0.2, 0.2, 5.0, 5.0]), np.array([0.02, 0.9, 0.02, 0.9]), ctx)
+    np.testing.assert_array_equal(whole.arrays["restart_loss"].reshape(4, -1), loss)
+    # three parts of the four cells (2, 1, 1), each trained alone, merge into the chunked run
+    chunked = attrs.evolve(config, chunks=3)
+    assert PHASE_PARTS.count(chunked) == 3 and PHASE_PARTS.count(attrs.evolve(config, chunks=9)) == 4
+    parts = [run_phase_part(chunked, i, ctx) for i in range(3)]
+    assert [p.arrays["loss"].shape[0] for p in parts] == [2, 1, 1]
+    merged = run_phase(chunked, ctx)
+    assert merged.digest() == merge_phase(chunked, parts).digest() and merged.info["parts"] == 3
+    # each part draws from its own stream: the first part's cells are not the unsplit run's
+    assert not np.array_equal(parts[0].arrays["loss"], loss[:2])
+    assert part_seed(0, 0, 1) == 0 and len({part_seed(0, i, 3) for i in range(3)} | {0}) == 4
+
+
 def test_phase_point_reports_agreement_and_distance():
     config = PhasePointConfig(log10_r=-0.7, log10_p=-1.5, **FAST_TRAIN)  # r = 0.2, p = 0.03: superposition
     out = run_phase_point(config, RunContext(device="cpu"))
@@ -257,6 +288,25 @@ def test_free_optimum_kind_and_its_linear_control():
         "probe_margin",
         "probe_superposed",
     ]
+
+
+def test_free_optimum_parts_are_rows_boundaries_and_the_probe():
+    """Each part depends only on the config: computed in any order, they merge into the whole run."""
+    config = FreeOptimumConfig(
+        r=Axis(values=(0.3, 3.0)),
+        p=Axis(values=(0.03, 0.5)),
+        restarts=0,
+        boundary_r=Axis(values=(0.3,)),
+        boundary_tol=0.05,
+    )
+    assert FREE_OPTIMUM_PARTS.count(config) == 2 + 1 + 1
+    seen: list[tuple[int, int]] = []
+    ctx = RunContext(progress=lambda n, total: seen.append((n, total)))
+    parts = {i: run_free_optimum_part(config, i, ctx) for i in reversed(range(4))}
+    merged = merge_free_optimum(config, [parts[i] for i in range(4)])
+    whole = run_free_optimum(config, RunContext())
+    assert merged.digest() == whole.digest() and merged.arrays["free_W"].shape == (1, 1, 2, 2, 1, 2)
+    assert seen == [(1, 6)] * 6  # 4 cells, 1 boundary, the probe: one tick each, in the whole run's units
 
 
 # ----------------------------------------------------------------------------- plots

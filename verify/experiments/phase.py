@@ -3,9 +3,12 @@
 The paper trains the ReLU output model on a grid of extra-feature importance r × density p = 1 − S
 ("ten models per point", keeping the lowest loss) and names the extra feature's phase: not learned,
 in superposition (antipodal to another feature) or dedicated. `phase` does the same for the 2-in-1
-and 3-in-2 diagrams of `analytic.two_in_one` / `analytic.three_in_two`, with the whole grid ×
+and 3-in-2 diagrams of `analytic.two_in_one` / `analytic.three_in_two`, with the grid's cells ×
 restarts as the instances of ONE batched model (importance (1, r) or (1, 1, r) and density p per
-instance), and scores the empirical map against the closed-form map `phase(r, p)`:
+instance) — or, with `chunks` > 1 (the full profile's 25 × 25 maps), of one batched model per part
+of the cells, each with its own random stream, so that a distributed run trains the parts on
+different workers and gets the same map — and scores the empirical map against the closed-form map
+`phase(r, p)`:
 
 - cells whose (r, p) lie within `margin` decades (in log r or log p) of an analytic boundary are
   reported but not judged (`near_boundary`);
@@ -34,10 +37,21 @@ from superposition_lab.models import MODELS
 from superposition_lab.train import resolve_device, train
 from verify.experiments.phase_grid import DIAGRAMS, Axis, axis_within, phase_tables
 from verify.experiments.phase_plot import plot_phase_map
-from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, RunContext
+from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, Parts, RunContext, merged_info, part_seed
 from verify.registry import EXPERIMENTS
 
-__all__ = ["PhaseConfig", "PhasePointConfig", "train_cells", "PHASE", "PHASE_POINT", "boundary_distance"]
+__all__ = [
+    "PhaseConfig",
+    "PhasePointConfig",
+    "train_cells",
+    "run_phase",
+    "run_phase_part",
+    "merge_phase",
+    "PHASE_PARTS",
+    "PHASE",
+    "PHASE_POINT",
+    "boundary_distance",
+]
 
 _MODELS = tuple(m for m in MODELS if m in free_optimum.MODELS)  # trainable AND with an exact loss
 
@@ -63,6 +77,9 @@ class PhaseConfig(PhaseTraining):
 
     r: Axis = attrs.field(default=Axis(log=(0.1, 10.0), points=11), validator=axis_within(0, np.inf, "(0, ∞)"))
     p: Axis = attrs.field(default=Axis(log=(0.01, 1.0), points=11), validator=axis_within(0, 1, "(0, 1]"))
+    # the cells split into this many parts, each one batched model with its own random stream
+    # (`verify.kind.part_seed`), which a distributed run trains on different workers; 1: one model
+    chunks: int = attrs.field(default=1, validator=v.ge(1))
 
 
 @attrs.frozen
@@ -73,20 +90,21 @@ class PhasePointConfig(PhaseTraining):
     log10_p: float = attrs.field(default=-1.0, validator=[v.ge(-4), v.le(0)])
 
 
-# 3) training: all cells × restarts as the instances of one model ---------------------------------
+# 3) training: all cells × restarts as the instances of one model (per part) ------------------------
 def train_cells(
-    config: PhaseTraining, r: np.ndarray, p: np.ndarray, ctx: RunContext
+    config: PhaseTraining, r: np.ndarray, p: np.ndarray, ctx: RunContext, seed: int | None = None, parts: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train `restarts` models at each cell (r_c, p_c); return W (C, R, H, F), b (C, R, F) and the
-    exact expected loss of every model (C, R), all float64."""
+    """Train `restarts` models at each cell (r_c, p_c) as one batched model seeded with `seed` (default
+    the config's); return W (C, R, H, F), b (C, R, F) and the exact expected loss of every model (C, R),
+    all float64. `parts`: how many such runs make up the whole (progress is reported in its units)."""
     mod = DIAGRAMS[config.diagram]
     C, R, F, H = r.size, config.restarts, mod.N_FEATURES, mod.N_HIDDEN
     importance = np.repeat(np.stack([mod.importance(x) for x in r]), R, axis=0)  # (I, F), I = C·R
     density = np.repeat(np.repeat(p[:, None], F, axis=1), R, axis=0)  # (I, F)
     device = resolve_device(ctx.device)
-    gen = torch.Generator(device=device).manual_seed(config.seed)
+    gen = torch.Generator(device=device).manual_seed(config.seed if seed is None else seed)
     model = MODELS[config.model](C * R, F, H, generator=gen, device=device)
-    progress = ctx.progress_for(config.steps)
+    progress = ctx.progress_for(config.steps * parts)
     train(
         model,
         SparseUniform(torch.tensor(density, device=device, dtype=torch.float32)),
@@ -110,13 +128,47 @@ def _best(W: np.ndarray, b: np.ndarray, loss: np.ndarray) -> tuple[np.ndarray, n
     return W[cells, keep], b[cells, keep], loss[cells, keep]
 
 
-def run_phase(config: PhaseConfig, ctx: RunContext) -> Outcome:
-    start = time.perf_counter()
+def _grid(config: PhaseConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The axes r (Nr,), p (Np,) and every cell's (r, p), flattened r-major: (C,), (C,)."""
     r, p = config.r.array(), config.p.array()
     rr, pp = np.meshgrid(r, p, indexing="ij")  # (Nr, Np)
-    W, b, loss = train_cells(config, rr.ravel(), pp.ravel(), ctx)
+    return r, p, rr.ravel(), pp.ravel()
+
+
+def _part_cells(config: PhaseConfig) -> list[np.ndarray]:
+    """The cells of each part: `chunks` contiguous runs of the r-major cell order (fewer if the grid is smaller)."""
+    cells = config.r.array().size * config.p.array().size
+    return [c for c in np.array_split(np.arange(cells), min(config.chunks, cells)) if c.size]
+
+
+def _count(config: PhaseConfig) -> int:
+    return len(_part_cells(config))
+
+
+def run_phase_part(config: PhaseConfig, part: int, ctx: RunContext) -> Outcome:
+    """Part `part`: its cells × restarts as one batched model with the part's own seed."""
+    start = time.perf_counter()
+    cells = _part_cells(config)
+    _, _, r, p = _grid(config)
+    seed = part_seed(config.seed, part, len(cells))
+    W, b, loss = train_cells(config, r[cells[part]], p[cells[part]], ctx, seed=seed, parts=len(cells))
+    return Outcome(
+        points=[{}],
+        arrays={"W": W, "b": b, "loss": loss},  # (C_part, R, H, F), (C_part, R, F), (C_part, R)
+        info={
+            "seconds": time.perf_counter() - start,
+            "device": str(resolve_device(ctx.device)),
+            "instances": int(loss.size),
+        },
+    )
+
+
+def merge_phase(config: PhaseConfig, parts: list[Outcome]) -> Outcome:
+    """The phase map from its parts: each cell's lowest-loss restart, on the (Nr, Np) grid."""
+    W, b, loss = (np.concatenate([o.arrays[k] for o in parts]) for k in ("W", "b", "loss"))
     Wb, bb, lb = _best(W, b, loss)
-    shape = rr.shape
+    r, p, _, _ = _grid(config)
+    shape = (r.size, p.size)
     return Outcome(
         points=[{}],
         arrays={
@@ -127,12 +179,16 @@ def run_phase(config: PhaseConfig, ctx: RunContext) -> Outcome:
             "loss": lb.reshape(1, 1, *shape),  # (1, 1, Nr, Np): exact loss of the kept model
             "restart_loss": loss.reshape(1, 1, *shape, -1),  # (1, 1, Nr, Np, R)
         },
-        info={
-            "seconds": time.perf_counter() - start,
-            "device": str(resolve_device(ctx.device)),
-            "instances": int(loss.size),
-        },
+        info=merged_info(parts),
     )
+
+
+PHASE_PARTS = Parts(count=_count, run=run_phase_part, merge=merge_phase)
+
+
+def run_phase(config: PhaseConfig, ctx: RunContext) -> Outcome:
+    """The whole phase map in this process: its parts one after another, merged."""
+    return PHASE_PARTS.run_parts(config, ctx)
 
 
 def run_phase_point(config: PhasePointConfig, ctx: RunContext) -> Outcome:
@@ -272,7 +328,8 @@ PHASE = ExperimentKind(
     metrics=phase_metrics,
     plot=plot_phase_map,
     doc="empirical 2-in-1 / 3-in-2 phase map over (r, p), scored against the closed-form map",
-    defaults=PHASE_DEFAULTS,
+    defaults=PHASE_DEFAULTS | {"chunks": {"quick": 1, "full": 25}},
+    parts=PHASE_PARTS,
 )
 
 PHASE_POINT = ExperimentKind(

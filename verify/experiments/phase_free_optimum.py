@@ -25,10 +25,17 @@ from attrs import validators as v
 from analytic import free_optimum
 from verify.experiments.phase_grid import DIAGRAMS, Axis, axis_within
 from verify.experiments.phase_plot import plot_free_optimum
-from verify.kind import ExperimentKind, Metric, Outcome, RunContext
+from verify.kind import ExperimentKind, Metric, Outcome, Parts, RunContext, merged_info
 from verify.registry import EXPERIMENTS
 
-__all__ = ["FreeOptimumConfig", "run_free_optimum", "PHASE_FREE_OPTIMUM"]
+__all__ = [
+    "FreeOptimumConfig",
+    "run_free_optimum",
+    "run_free_optimum_part",
+    "merge_free_optimum",
+    "FREE_OPTIMUM_PARTS",
+    "PHASE_FREE_OPTIMUM",
+]
 
 
 @attrs.frozen
@@ -50,79 +57,91 @@ class FreeOptimumConfig:
     seed: int = 0
 
 
-def run_free_optimum(config: FreeOptimumConfig, ctx: RunContext) -> Outcome:
+def _free(config: FreeOptimumConfig, r: float, p: float, restarts: int) -> free_optimum.FreeOptimum:
+    """The free optimum at one (r, p): seeded by the config's seed alone, so any cell can be computed anywhere."""
+    return DIAGRAMS[config.diagram].free_optimum(float(r), float(p), restarts, config.seed, config.model)
+
+
+def _count(config: FreeOptimumConfig) -> int:
+    """Parts: one per grid row (an r value), one per boundary_r, and the probe."""
+    return config.r.array().size + config.boundary_r.array().size + 1
+
+
+def run_free_optimum_part(config: FreeOptimumConfig, part: int, ctx: RunContext) -> Outcome:
+    """Part `part`: grid row `part` (every p at r[part]), else boundary `part − Nr`, else the probe."""
     start = time.perf_counter()
     mod = DIAGRAMS[config.diagram]
     r, p, br = config.r.array(), config.p.array(), config.boundary_r.array()
-    total = r.size * p.size + br.size + 1
+    total = r.size * p.size + br.size + 1  # progress in the whole run's units: cells, boundaries, probe
     report = ctx.progress
     tick = (lambda: report(1, total)) if report else (lambda: None)
-
-    def free(rr: float, pp: float, restarts: int) -> free_optimum.FreeOptimum:
-        return mod.free_optimum(float(rr), float(pp), restarts, config.seed, config.model)
-
-    # 1) the grid
-    H, F = mod.N_HIDDEN, mod.N_FEATURES
-    loss, phase = np.zeros((r.size, p.size)), np.empty((r.size, p.size), dtype=f"<U{16}")
-    W, b = np.zeros((r.size, p.size, H, F)), np.zeros((r.size, p.size, F))
-    for i, j in np.ndindex(loss.shape):
-        best = free(r[i], p[j], config.restarts)
-        loss[i, j], phase[i, j], W[i, j], b[i, j] = best.loss, best.phase, best.W, best.b
-        tick()
-    rr, pp = np.meshgrid(r, p, indexing="ij")
-    closed = mod.losses(rr, pp)
-    closed_loss = np.stack([np.asarray(closed[k]) for k in mod.PHASES], axis=-1)  # (Nr, Np, K)
-
-    # 2) the free boundary at each boundary_r, and the drop of the loss slope there
-    closed_b, free_b = np.zeros(br.size), np.zeros(br.size)
-    closed_jump, free_jump = np.zeros(br.size), np.full(br.size, np.nan)
-    gap = config.boundary_tol  # the bisection leaves the boundary uncertain by ± boundary_tol / 2
-    for k, x in enumerate(br):
-        fb = mod.free_boundary(float(x), config.boundary_restarts, config.seed, config.boundary_tol, config.model)
-        closed_b[k], free_b[k] = fb.closed, fb.free
-        closed_jump[k] = mod.slope_jump(float(x), fb.closed).jump
+    arrays: dict[str, np.ndarray] = {}
+    if part < r.size:  # 1) one row of the grid
+        row = [_free(config, r[part], pj, config.restarts) for pj in p]
+        for _ in row:
+            tick()
+        arrays = {
+            "free_loss": np.array([x.loss for x in row]),
+            "free_phase": np.array([x.phase for x in row], dtype="<U16"),
+            "free_W": np.stack([x.W for x in row]).astype(float),
+            "free_b": np.stack([x.b for x in row]).astype(float),
+        }
+    elif part < r.size + br.size:  # 2) the free boundary at one boundary_r, and the drop of the loss slope there
+        x = float(br[part - r.size])
+        fb = mod.free_boundary(x, config.boundary_restarts, config.seed, config.boundary_tol, config.model)
+        free_jump = np.nan
+        gap = config.boundary_tol  # the bisection leaves the boundary uncertain by ± boundary_tol / 2
         if np.isfinite(fb.free) and fb.free * 10.0 ** (gap + 0.02) < 1.0:  # room for the stencil
             left, right = free_optimum.one_sided_slopes(
-                lambda pp: free(x, pp, config.boundary_restarts).loss,  # noqa: B023 — called in this iteration
-                fb.free,
-                gap=gap,
-                step=0.01,
+                lambda pp: _free(config, x, pp, config.boundary_restarts).loss, fb.free, gap=gap, step=0.01
             )
-            free_jump[k] = right - left
+            free_jump = right - left
         tick()
+        arrays = {
+            "closed_boundary": np.array(fb.closed),
+            "free_boundary": np.array(fb.free),
+            "closed_jump": np.array(mod.slope_jump(x, fb.closed).jump),
+            "free_jump": np.array(free_jump),
+        }
+    else:  # 3) the probe
+        probe = _free(config, config.probe_r, config.probe_p, config.restarts)
+        tick()
+        arrays = {
+            "probe_loss": np.array(probe.loss),
+            "probe_closed": np.array([mod.losses(config.probe_r, config.probe_p)[k] for k in mod.PHASES]),
+            "probe_phase": np.asarray(probe.phase, dtype="<U16"),
+            "probe_W": np.asarray(probe.W),
+            "probe_b": np.asarray(probe.b),
+        }
+    return Outcome(points=[{}], arrays=arrays, info={"seconds": time.perf_counter() - start, "device": "cpu"})
 
-    # 3) the probe
-    probe = free(config.probe_r, config.probe_p, config.restarts)
-    probe_closed = np.array([mod.losses(config.probe_r, config.probe_p)[k] for k in mod.PHASES])
-    tick()
 
-    def one(x: Any) -> np.ndarray:
-        return np.asarray(x)[None, None]
+def merge_free_optimum(config: FreeOptimumConfig, parts: list[Outcome]) -> Outcome:
+    """The grid, the boundaries and the probe from their parts, each array with leading axes (1, 1)."""
+    mod = DIAGRAMS[config.diagram]
+    r, p, br = config.r.array(), config.p.array(), config.boundary_r.array()
+    rows, bounds, probe = parts[: r.size], parts[r.size : r.size + br.size], parts[-1]
+    rr, pp = np.meshgrid(r, p, indexing="ij")
+    closed = mod.losses(rr, pp)
+    arrays = {"r": r, "p": p}
+    arrays |= {k: np.stack([o.arrays[k] for o in rows]) for k in ("free_loss", "free_phase", "free_W", "free_b")}
+    arrays |= {
+        "closed_loss": np.stack([np.asarray(closed[k]) for k in mod.PHASES], axis=-1),  # (Nr, Np, K)
+        "closed_phase": np.asarray(mod.phase(rr, pp)).astype("<U16"),
+        "boundary_r": br,
+    }
+    arrays |= {k: np.stack([o.arrays[k] for o in bounds]) for k in bounds[0].arrays}
+    arrays |= probe.arrays
+    one = {k: np.asarray(x)[None, None] for k, x in arrays.items()}
+    return Outcome(points=[{}], arrays=one, info=merged_info(parts))
 
-    return Outcome(
-        points=[{}],
-        arrays={
-            "r": one(r),
-            "p": one(p),
-            "free_loss": one(loss),
-            "free_phase": one(phase),
-            "free_W": one(W),
-            "free_b": one(b),
-            "closed_loss": one(closed_loss),
-            "closed_phase": one(np.asarray(mod.phase(rr, pp)).astype("<U16")),
-            "boundary_r": one(br),
-            "closed_boundary": one(closed_b),
-            "free_boundary": one(free_b),
-            "closed_jump": one(closed_jump),
-            "free_jump": one(free_jump),
-            "probe_loss": one(probe.loss),
-            "probe_closed": one(probe_closed),
-            "probe_phase": one(np.asarray(probe.phase, dtype="<U16")),
-            "probe_W": one(probe.W),
-            "probe_b": one(probe.b),
-        },
-        info={"seconds": time.perf_counter() - start, "device": "cpu"},
-    )
+
+FREE_OPTIMUM_PARTS = Parts(count=_count, run=run_free_optimum_part, merge=merge_free_optimum)
+
+
+def run_free_optimum(config: FreeOptimumConfig, ctx: RunContext) -> Outcome:
+    """The whole free-optimum map in this process: its parts one after another, merged."""
+    return FREE_OPTIMUM_PARTS.run_parts(config, ctx)
 
 
 def _scalar(fn: Any) -> Any:
@@ -205,6 +224,7 @@ PHASE_FREE_OPTIMUM = ExperimentKind(
     metrics=free_optimum_metrics,
     plot=plot_free_optimum,
     doc="exact-loss optimum over free W, b on the (r, p) grid vs the closed-form phase map (no training)",
+    parts=FREE_OPTIMUM_PARTS,
 )
 
 EXPERIMENTS.register(PHASE_FREE_OPTIMUM.name, PHASE_FREE_OPTIMUM)
