@@ -11,7 +11,7 @@ from superposition_lab.models import SAES
 from tests.conftest import write_spec
 from verify.checks import judge_check
 from verify.errors import structure_errors
-from verify.experiments.sae import run_sae
+from verify.experiments.sae import SAE_PARTS, merge_sae, run_sae, run_sae_part
 from verify.experiments.sae_config import VARIANTS, GatedVariant, L1Variant, SAEConfig, TopKVariant
 from verify.experiments.sae_measures import frontier_fvu, sae_metrics
 from verify.experiments.sae_plot import plot_sae
@@ -266,3 +266,18 @@ def test_tiny_spec_passes_and_its_control_fails(tmp_path) -> None:
     result = judge_spec(spec, profile="quick", device="cpu")
     assert result.verdict == "pass"
     assert result.control is not None and not result.control.passed
+
+
+def test_each_program_is_a_part_and_the_parts_merge_into_the_run():
+    """A variant over three dictionary sizes and its baseline: four programs, each depending only on
+    (config, part), so they can run anywhere and in any order."""
+    c = config(variant="topk", k=2, d_sae=[4, 8, 12], seeds=2, baseline="l1", baseline_penalty=[0.1], steps=10)
+    assert SAE_PARTS.count(c) == 3 + 3  # the baseline sweeps the same sizes
+    assert SAE_PARTS.count(config()) == 1 and SAE_PARTS.count(config(baseline="l1")) == 2
+    ctx = RunContext(device="cpu")
+    parts = {i: run_sae_part(c, i, ctx) for i in reversed(range(6))}
+    merged = merge_sae(c, [parts[i] for i in range(6)])
+    whole = run_sae(c, ctx)
+    assert merged.digest() == whole.digest() and whole.info["parts"] == 6
+    assert whole.arrays["W_dec"].shape == (3, 2, 4, 12) and whole.arrays["baseline_l0"].shape == (3, 2)
+    assert "directions" in parts[0].arrays and "directions" not in parts[1].arrays

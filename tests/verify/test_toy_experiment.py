@@ -3,9 +3,10 @@ a grid axis, and training snapshots."""
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 
-from verify.experiments.toy import ToyConfig, run_toy
+from verify.experiments.toy import TOY_PARTS, ToyConfig, merge_toy, run_toy, run_toy_part
 from verify.kind import RunContext
 from verify.spec import converter
 
@@ -36,3 +37,18 @@ def test_snapshots_follow_the_kept_restart() -> None:
     last, final = o.arrays["snapshot_W"][:, :, -1], o.arrays["W"]
     assert np.abs(last - final).max() < 0.05 and not np.array_equal(last, final)
     assert "snapshot_W" not in run_toy(_config(), RunContext(device="cpu")).arrays
+
+
+def test_a_chunked_run_is_its_parts_each_with_its_own_streams() -> None:
+    cfg = _config(sparsity=[0.5, 0.9], seeds=3, restarts=2, snapshot_every=60, randomize=True, chunks=4)
+    ctx = RunContext(device="cpu")
+    # 2 points × 3 seeds = 6 groups in four parts (2, 2, 1, 1); a group's restarts stay together
+    assert TOY_PARTS.count(cfg) == 4 and TOY_PARTS.count(attrs.evolve(cfg, chunks=50)) == 6
+    parts = [run_toy_part(cfg, i, ctx) for i in reversed(range(4))][::-1]  # any order: only (config, i) matter
+    assert [p.arrays["W"].shape[0] for p in parts] == [2, 2, 1, 1]
+    whole = run_toy(cfg, ctx)
+    assert whole.digest() == merge_toy(cfg, parts).digest() and whole.info["parts"] == 4
+    assert whole.arrays["snapshot_W"].shape == (2, 3, 3, 3, 6) and whole.arrays["restart_norms"].shape == (2, 3, 2, 6)
+    # one part is the unsplit run; more parts draw from their own streams
+    one = run_toy(attrs.evolve(cfg, chunks=1), ctx)
+    assert one.info["parts"] == 1 and not np.array_equal(one.arrays["restart_loss"], whole.arrays["restart_loss"])

@@ -6,7 +6,8 @@ al. 2024, toy model). Each seed draws its own directions; every grid point × se
 ONE batched SAE program of the chosen variant (verify/experiments/sae_config.py: l1 | gated |
 jumprelu | topk, or pca — the principal-component dictionary, fitted, not trained). A `baseline`
 variant is a second program on the same directions. A list of `d_sae` values is a grid axis run as
-one program per size, its latent axes zero-padded to the largest (`_train_sizes`). With `variants`,
+one program per size, its latent axes zero-padded to the largest (`_merge_sizes`). Each program is
+one part of the run (`SAE_PARTS`): another executor trains them as separate jobs. With `variants`,
 the first features are variants of one direction d0 (ground_truth.feature_variants); the code of each
 variant alone is kept (`family_response`) for the feature-splitting metrics (sae_size_metrics.py).
 
@@ -41,10 +42,10 @@ from superposition_lab.train import resolve_device, train
 from verify.experiments.sae_config import AXES, PCAVariant, SAEConfig
 from verify.experiments.sae_measures import sae_metrics
 from verify.experiments.sae_plot import plot_sae
-from verify.kind import ExperimentKind, Outcome, RunContext, grid_points
+from verify.kind import ExperimentKind, Outcome, Parts, RunContext, grid_points, merged_info
 from verify.registry import EXPERIMENTS
 
-__all__ = ["run_sae", "SAE"]
+__all__ = ["run_sae", "run_sae_part", "merge_sae", "SAE_PARTS", "SAE"]
 
 EVAL_BATCH = 8192  # evaluation samples per streamed batch
 # inputs for the rescale-and-shift fit (at most eval_samples): 2 parameters per latent, so 16 384
@@ -138,7 +139,7 @@ def _train_side(
 ) -> dict[str, np.ndarray]:
     """Train (or fit) one variant at every point × seed; arrays with leading axes (P, S)."""
     P, S = len(points), c.seeds
-    assert isinstance(c.d_sae, int), "one program per dictionary size (see _train_sizes)"
+    assert isinstance(c.d_sae, int), "one program per dictionary size (see _programs)"
     data = _ground_truth(c, points, directions)
     data_gen = torch.Generator(device=device).manual_seed(c.seed + 1)
     if isinstance(c.variant, PCAVariant):
@@ -177,22 +178,14 @@ def _train_side(
 LATENT_AXIS = {"W_enc": -1, "W_dec": -1, "b_enc": -1, "family_response": -1}  # arrays with a d_sae axis
 
 
-def _train_sizes(
-    c: SAEConfig,
-    points: list[dict[str, float]],
-    directions: torch.Tensor,
-    device: torch.device,
-    progress: Callable[[int], None] | None,
+def _merge_sizes(
+    c: SAEConfig, points: list[dict[str, float]], parts: list[tuple[list[int], dict[str, np.ndarray]]]
 ) -> dict[str, np.ndarray]:
-    """`_train_side` once per dictionary size when `d_sae` is a grid axis (a batched program has one
-    size), the rows put back in grid order and the latent axes zero-padded to the largest size."""
+    """One side's arrays from its programs, one per dictionary size when `d_sae` is a grid axis (a
+    batched program has one size): the rows put back in grid order and the latent axes zero-padded
+    to the largest size."""
     if not isinstance(c.d_sae, list):
-        return _train_side(c, points, directions, device, progress)
-    parts = []
-    for d in dict.fromkeys(int(p["d_sae"]) for p in points):
-        rows = [i for i, p in enumerate(points) if int(p["d_sae"]) == d]
-        side = _train_side(attrs.evolve(c, d_sae=d), [points[i] for i in rows], directions, device, progress)
-        parts.append((rows, side))
+        return parts[0][1]
     D = max(c.d_sae)
     arrays: dict[str, np.ndarray] = {}
     for key, first in parts[0][1].items():
@@ -211,22 +204,36 @@ def _train_sizes(
     return arrays
 
 
-def run_sae(config: SAEConfig, ctx: RunContext) -> Outcome:
-    """Train the variant (and the baseline, if any) at every grid point × seed and evaluate them."""
-    # Toy-sized tensors: one CPU thread is fastest, and on a loaded machine two threads can be ~20×
-    # slower (each op waits for a busy core). The setting is restored afterwards.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _run_sae(config, ctx)
-    finally:
-        torch.set_num_threads(threads)
+@attrs.frozen
+class _Program:
+    """One batched program of a run: a side ("" the variant, "baseline_" its baseline) at one
+    dictionary size, over the grid rows `rows` of that side's points."""
+
+    prefix: str
+    config: SAEConfig  # the side's config with d_sae fixed to this program's size
+    side: SAEConfig  # the side's config as planned (d_sae possibly a list)
+    points: list[dict[str, float]]  # the side's grid points
+    rows: list[int]  # the points this program trains
 
 
-def _run_sae(config: SAEConfig, ctx: RunContext) -> Outcome:
-    start = time.perf_counter()
-    device = resolve_device(ctx.device)
-    points = grid_points(config, AXES) or [{}]
+def _programs(config: SAEConfig) -> list[_Program]:
+    """The variant's programs, then the baseline's: one per dictionary size of each side."""
+    sides = [("", config)] + ([("baseline_", config.baseline_config())] if config.baseline is not None else [])
+    programs = []
+    for prefix, c in sides:
+        points = grid_points(c, AXES) or [{}]
+        if not isinstance(c.d_sae, list):
+            programs.append(_Program(prefix, c, c, points, list(range(len(points)))))
+            continue
+        for d in dict.fromkeys(int(p["d_sae"]) for p in points):
+            rows = [i for i, p in enumerate(points) if int(p["d_sae"]) == d]
+            programs.append(_Program(prefix, attrs.evolve(c, d_sae=d), c, points, rows))
+    return programs
+
+
+def _directions(config: SAEConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Each seed's ground-truth directions (S, H, F) and, with `variants`, the family's d0 (S, H):
+    drawn from seed + 3 alone, so every program of a run draws the same."""
     directions = feature_directions(
         config.seeds,
         config.n_dims,
@@ -234,29 +241,61 @@ def _run_sae(config: SAEConfig, ctx: RunContext) -> Outcome:
         kind=config.directions,
         generator=torch.Generator(device=device).manual_seed(config.seed + 3),
         device=device,
-    )  # (S, H, F)
-    family = None
+    )
     if config.variants:
-        directions, family = feature_variants(directions, config.variants, config.variant_spread)
-    sides = [(config, points)]
+        return feature_variants(directions, config.variants, config.variant_spread)
+    return directions, None
+
+
+def run_sae_part(config: SAEConfig, part: int, ctx: RunContext) -> Outcome:
+    """Program `part` of the run (`_programs`): trained (or fitted) and evaluated on one CPU thread.
+
+    Toy-sized tensors: one CPU thread is fastest, and on a loaded machine two threads can be ~20×
+    slower (each op waits for a busy core). The setting is restored afterwards.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.perf_counter()
+        device = resolve_device(ctx.device)
+        programs = _programs(config)
+        program = programs[part]
+        total = sum(p.config.steps for p in programs if not isinstance(p.config.variant, PCAVariant))
+        directions, family = _directions(config, device)
+        points = [program.points[i] for i in program.rows]
+        arrays = _train_side(program.config, points, directions, device, ctx.progress_for(total))
+        if part == 0:  # the run's data, kept once
+            arrays["directions"] = directions.cpu().double().numpy()  # (S, H, F)
+            if family is not None:
+                arrays["family_direction"] = family.cpu().double().numpy()  # d0, (S, H)
+        info = {"seconds": time.perf_counter() - start, "device": str(device), "instances": len(points) * config.seeds}
+        return Outcome(points=points, arrays=arrays, info=info)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def merge_sae(config: SAEConfig, parts: list[Outcome]) -> Outcome:
+    """The variant's arrays, the baseline's prefixed `baseline_`, and the directions."""
+    programs = _programs(config)
+    arrays: dict[str, np.ndarray] = {}  # the directions come with the variant's first program
+    for prefix in dict.fromkeys(p.prefix for p in programs):
+        mine = [(p, o) for p, o in zip(programs, parts) if p.prefix == prefix]
+        side = _merge_sizes(mine[0][0].side, mine[0][0].points, [(p.rows, o.arrays) for p, o in mine])
+        arrays |= {prefix + k: a for k, a in side.items()}
+    info = merged_info(parts)
+    info["instances"] = sum(o.info["instances"] for p, o in zip(programs, parts) if not p.prefix)
     if config.baseline is not None:
-        base = config.baseline_config()
-        sides.append((base, grid_points(base, AXES) or [{}]))
-    sizes = len(config.d_sae) if isinstance(config.d_sae, list) else 1
-    total = sizes * sum(c.steps for c, _ in sides if not isinstance(c.variant, PCAVariant))
-    progress = ctx.progress_for(total)
-    arrays = _train_sizes(config, points, directions, device, progress)
-    info: dict[str, Any] = {"device": str(device), "instances": len(points) * config.seeds}
-    if config.baseline is not None:
-        base, base_points = sides[1]
-        for k, a in _train_sizes(base, base_points, directions, device, progress).items():
-            arrays[f"baseline_{k}"] = a
-        info["baseline_points"] = base_points
-    arrays["directions"] = directions.cpu().double().numpy()  # (S, H, F)
-    if family is not None:
-        arrays["family_direction"] = family.cpu().double().numpy()  # d0, (S, H)
-    info["seconds"] = time.perf_counter() - start
-    return Outcome(points=points, arrays=arrays, info=info)
+        info["baseline_points"] = next(p.points for p in programs if p.prefix)
+    return Outcome(points=programs[0].points, arrays=arrays, info=info)
+
+
+SAE_PARTS = Parts(count=lambda config: len(_programs(config)), run=run_sae_part, merge=merge_sae)
+
+
+def run_sae(config: SAEConfig, ctx: RunContext) -> Outcome:
+    """Train the variant (and the baseline, if any) at every grid point × seed and evaluate them:
+    each program in this process, one after another, merged."""
+    return SAE_PARTS.run_parts(config, ctx)
 
 
 SAE = ExperimentKind(
@@ -267,6 +306,7 @@ SAE = ExperimentKind(
     axes=AXES,
     plot=plot_sae,
     doc="SAEs (l1, gated, jumprelu, topk; pca reference) trained on ground-truth sparse features",
+    parts=SAE_PARTS,
 )
 
 EXPERIMENTS.register(SAE.name, SAE)

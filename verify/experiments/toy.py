@@ -40,10 +40,31 @@ from verify.experiments.set_metrics import set_metrics
 from verify.experiments.toy_data import densities, toy_sampler
 from verify.experiments.trajectory_metrics import trajectory_metrics, trajectory_plots
 from verify.figures import save_figure
-from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, RunContext, grid_points
+from verify.kind import (
+    ExperimentKind,
+    Metric,
+    Optimiser,
+    Outcome,
+    Parts,
+    RunContext,
+    grid_points,
+    merged_info,
+    part_seed,
+)
 from verify.registry import EXPERIMENTS
 
-__all__ = ["Importance", "unit_interval_open", "ToyConfig", "run_toy", "TOY", "toy_metrics", "PLOTS"]
+__all__ = [
+    "Importance",
+    "unit_interval_open",
+    "ToyConfig",
+    "run_toy",
+    "run_toy_part",
+    "merge_toy",
+    "TOY_PARTS",
+    "TOY",
+    "toy_metrics",
+    "PLOTS",
+]
 
 
 def unit_interval_open(_: Any, attribute: attrs.Attribute, value: float | list[float]) -> None:
@@ -109,6 +130,9 @@ class ToyConfig(Optimiser):
     hidden_l1: float | list[float] = attrs.field(default=0.0, validator=_non_negative)
     # --- "Learning Dynamics": keep W, b and the batch loss every k steps (and the last); 0 = none
     snapshot_every: int = attrs.field(default=0, validator=v.ge(0))
+    # the (point, seed) groups split into this many parts, each one batched model with its own random
+    # streams (`verify.kind.part_seed`), which a distributed run trains on different workers; 1: one model
+    chunks: int = attrs.field(default=1, validator=v.ge(1))
     # figures for the report: gram (WᵀW and b), dstar, dimensionality, circle, geometry_loss
     plots: list[str] = attrs.field(factory=lambda: ["gram"])
 
@@ -151,16 +175,28 @@ def _random_directions(W: np.ndarray, seed: int) -> np.ndarray:
     return geometry_metrics.random_directions(W, np.random.default_rng(seed))
 
 
-def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
+def _part_groups(config: ToyConfig) -> list[np.ndarray]:
+    """The (point, seed) groups of each part: `chunks` contiguous runs of the (point, seed) order
+    (fewer if there are fewer groups); a group's restarts always train together."""
+    groups = len(grid_points(config, AXES) or [{}]) * config.seeds
+    return [g for g in np.array_split(np.arange(groups), min(config.chunks, groups)) if g.size]
+
+
+def run_toy_part(config: ToyConfig, part: int, ctx: RunContext) -> Outcome:
+    """Part `part`: its (point, seed) groups × restarts as one batched model with the part's own
+    seeds, each group reduced to its lowest-loss restart. Arrays have one leading axis, the group."""
     points = grid_points(config, AXES) or [{}]
-    P, S, R = len(points), config.seeds, config.restarts
+    R = config.restarts
+    parts = _part_groups(config)
+    groups = parts[part]
+    instances = (groups[:, None] * R + np.arange(R)).ravel()  # (G_k·R,) in (point, seed, restart) order
     device = resolve_device(ctx.device)
-    density, importance, l1 = _instance_table(config, points)
+    density, importance, l1 = (x[instances] for x in _instance_table(config, points))
     sampler = toy_sampler(config, torch.tensor(density, device=device, dtype=torch.float32))
     imp = torch.tensor(importance, device=device, dtype=torch.float32)
-    gen = torch.Generator(device=device).manual_seed(config.seed)
+    gen = torch.Generator(device=device).manual_seed(part_seed(config.seed, part, len(parts)))
     model = MODELS[config.model](
-        P * S * R,
+        instances.size,
         config.n_features,
         config.n_hidden,
         generator=gen,
@@ -168,55 +204,73 @@ def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
         hidden_l1=torch.tensor(l1, dtype=torch.float32) if l1.any() else None,
     )
     cfg = attrs.evolve(config.train_config(), snapshot_every=config.snapshot_every)
-    progress = ctx.progress_for(config.steps)
+    progress = ctx.progress_for(config.steps * len(parts))
     start = time.perf_counter()
     log = train(model, sampler, imp, cfg, generator=gen, progress=progress)
-    objective = evaluate(model, sampler, imp, config.eval_samples, generator=_eval_gen(config, device))  # (I,)
-    keep = best_of_restarts(objective, R)  # (P·S,): restarts compete on what they were trained on
+    eval_seed = part_seed(config.seed + 1, part, len(parts))  # the same draws for every evaluation of a part
+    objective = evaluate(model, sampler, imp, config.eval_samples, generator=_eval_gen(eval_seed, device))  # (I,)
+    keep = best_of_restarts(objective, R)  # (G_k,): restarts compete on what they were trained on
     losses = objective
     if model.hidden_l1 is not None:  # the reported loss is the reconstruction alone, without the penalty
         model.hidden_l1 = None
-        losses = evaluate(model, sampler, imp, config.eval_samples, generator=_eval_gen(config, device))
-    W = model.W.detach()[keep].cpu().double().numpy()
-    b = model.b.detach()[keep].cpu().double().numpy()
-    if config.randomize:
-        W = _random_directions(W, config.seed + 2)
-    H, F = config.n_hidden, config.n_features
+        losses = evaluate(model, sampler, imp, config.eval_samples, generator=_eval_gen(eval_seed, device))
+    G, F = groups.size, config.n_features
     arrays = {
-        "W": W.reshape(P, S, H, F),
-        "b": b.reshape(P, S, F),
-        "loss": losses[keep].cpu().double().numpy().reshape(P, S),
-        "restart_loss": losses.cpu().double().numpy().reshape(P, S, R),
-        "restart_norms": metrics.feature_norms(model.W.detach()).cpu().double().numpy().reshape(P, S, R, F),
+        "W": model.W.detach()[keep].cpu().double().numpy(),  # (G_k, H, F)
+        "b": model.b.detach()[keep].cpu().double().numpy(),  # (G_k, F)
+        "loss": losses[keep].cpu().double().numpy(),  # (G_k,)
+        "restart_loss": losses.cpu().double().numpy().reshape(G, R),
+        "restart_norms": metrics.feature_norms(model.W.detach()).cpu().double().numpy().reshape(G, R, F),
     }
     if config.snapshot_every:
-        arrays.update(_snapshot_arrays(log, keep.cpu(), P, S))
+        arrays.update(_snapshot_arrays(log, keep.cpu()))
     return Outcome(
         points=points,
         arrays=arrays,
-        info={"seconds": time.perf_counter() - start, "device": str(device), "instances": P * S * R},
+        info={"seconds": time.perf_counter() - start, "device": str(device), "instances": int(instances.size)},
     )
 
 
-def _eval_gen(config: ToyConfig, device: torch.device) -> torch.Generator:
+def merge_toy(config: ToyConfig, parts: list[Outcome]) -> Outcome:
+    """The parts' groups laid out as (P, S, …); with `randomize`, the kept W get random directions."""
+    points = grid_points(config, AXES) or [{}]
+    P, S = len(points), config.seeds
+    arrays = {k: np.concatenate([o.arrays[k] for o in parts]) for k in parts[0].arrays}
+    if config.randomize:
+        arrays["W"] = _random_directions(arrays["W"], config.seed + 2)
+    return Outcome(
+        points=points,
+        arrays={k: x.reshape(P, S, *x.shape[1:]) for k, x in arrays.items()},
+        info=merged_info(parts),
+    )
+
+
+TOY_PARTS = Parts(count=lambda config: len(_part_groups(config)), run=run_toy_part, merge=merge_toy)
+
+
+def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
+    """Every part of the run in this process, one after another, merged (one part unless `chunks` > 1)."""
+    return TOY_PARTS.run_parts(config, ctx)
+
+
+def _eval_gen(seed: int, device: torch.device) -> torch.Generator:
     """The generator of the Monte Carlo evaluation (the same draws for every evaluation of a run)."""
-    return torch.Generator(device=device).manual_seed(config.seed + 1)
+    return torch.Generator(device=device).manual_seed(seed)
 
 
-def _snapshot_arrays(log: TrainLog, keep: torch.Tensor, P: int, S: int) -> dict[str, np.ndarray]:
-    """The kept restarts' trajectories: snapshot_W (P, S, T, H, F), snapshot_b (P, S, T, F), the batch
-    loss at each snapshot (P, S, T) and the snapshot steps (P, S, T) (the same row everywhere)."""
+def _snapshot_arrays(log: TrainLog, keep: torch.Tensor) -> dict[str, np.ndarray]:
+    """The kept restarts' trajectories: snapshot_W (G, T, H, F), snapshot_b (G, T, F), the batch loss
+    at each snapshot (G, T) and the snapshot steps (G, T) (the same row everywhere)."""
     T = len(log.snapshot_steps)
 
-    def per_instance(x: torch.Tensor) -> np.ndarray:  # (T, I, …) → (P, S, T, …) for the kept instances
-        out = x[:, keep].movedim(0, 1).double().numpy()
-        return out.reshape(P, S, T, *out.shape[2:])
+    def per_instance(x: torch.Tensor) -> np.ndarray:  # (T, I, …) → (G, T, …) for the kept instances
+        return x[:, keep].movedim(0, 1).double().numpy()
 
     return {
         "snapshot_W": per_instance(log.stacked("W")),
         "snapshot_b": per_instance(log.stacked("b")),
         "snapshot_loss": per_instance(torch.stack(log.snapshot_loss)),
-        "snapshot_steps": np.broadcast_to(np.array(log.snapshot_steps, dtype=float), (P, S, T)).copy(),
+        "snapshot_steps": np.broadcast_to(np.array(log.snapshot_steps, dtype=float), (keep.numel(), T)).copy(),
     }
 
 
@@ -307,6 +361,7 @@ TOY = ExperimentKind(
     name="toy",
     config=ToyConfig,
     run=run_toy,
+    parts=TOY_PARTS,
     metrics=toy_metrics,
     axes=AXES,
     plot=plot_toy,
