@@ -213,6 +213,9 @@ def train_saelens(variant: str, seed: int, samples: int) -> tuple[dict[str, floa
         return measure(lambda x: sae.encode(x[0])[None], lambda f: sae.decode(f[0])[None], W_dec, dirs), rate
 
 
+SPEED_TARGET = 2.0  # issue #16: the lab's samples/s at least twice SAELens's, every variant
+
+
 def compare(
     lab: list[dict[str, float]], peer: list[dict[str, float]], floors: dict[str, tuple[float, bool]] = FLOORS
 ) -> dict[str, dict[str, float]]:
@@ -272,8 +275,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{variant:12s} {m:6s} {c['lab']:8.3f} {c['saelens']:8.3f} {c['diff']:+8.3f} {c['tol']:7.3f}  {agree}"
             )
         ratio = r["lab_rate"] / r["saelens_rate"]
+        ok = "met" if ratio >= SPEED_TARGET else "NOT met"
         print(
-            f"{variant:12s} speed  {r['lab_rate']:8.0f} {r['saelens_rate']:8.0f} samples/s: lab/SAELens {ratio:.2f}×",
+            f"{variant:12s} speed  {r['lab_rate']:8.0f} {r['saelens_rate']:8.0f} samples/s: lab/SAELens {ratio:.2f}× "
+            f"(target ≥ {SPEED_TARGET:g}×: {ok})",
             flush=True,
         )
     return 0
