@@ -13,6 +13,7 @@ import multiprocessing
 import sys
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 import torch
@@ -189,3 +190,23 @@ def test_local_jobs_run_in_worker_processes_with_the_same_results(tiny_spec_path
     seq, par = (json.loads((tmp_path / d / "results.json").read_text())["results"][0] for d in ("seq", "par"))
     assert seq["provenance"]["digests"] == par["provenance"]["digests"] and par["verdict"] == "pass"
     assert cache_contents(tmp_path / "seq") == cache_contents(tmp_path / "par")
+
+
+def test_a_failing_part_makes_its_side_an_error(chunked_phase_spec_path: Path, tmp_path: Path, monkeypatch) -> None:
+    """One part of three raises: the side is an error naming it and is not cached; the control, already
+    planned and run beside it, is cached as usual."""
+    from verify.experiments import phase
+    from verify.registry import EXPERIMENTS
+
+    def second_part_fails(config, part, ctx):
+        if part == 1 and config.model == "relu_output":
+            raise ValueError("part 1 could not run")
+        return phase.run_phase_part(config, part, ctx)
+
+    parts = attrs.evolve(phase.PHASE_PARTS, run=second_part_fails)
+    monkeypatch.setitem(EXPERIMENTS._items, "phase", attrs.evolve(phase.PHASE, parts=parts))
+    (spec,) = load_specs([chunked_phase_spec_path])
+    with cf.ThreadPoolExecutor(max_workers=2) as threads:  # not inline: one job per part, in this process
+        (result,) = run([spec], profile="quick", device="cpu", out=tmp_path / "out", executor=threads)
+    assert result.verdict == "error" and result.main.error == "ValueError: part 1 could not run"
+    assert [p.name.split("--")[1] for p in (tmp_path / "out" / "cache").glob("*.npz")] == ["control"]
