@@ -13,7 +13,9 @@ are timed at the full restarts and multiplied by the grid size and the boundary 
 The GPU column is an estimate, not a measurement (no GPU was available): each step costs the larger
 of its matmul FLOPs (10·I·B·H·F for a toy step, 10·I·B·m·d for an SAE step, as in bench_train.py) at
 an assumed 20 TFLOP/s sustained float32 on an H100/H200-class GPU, and a launch-bound floor of
-0.3 ms per step (~40 kernels of a small step at ~7 µs); the fixed part is taken as on the CPU.
+0.3 ms per step (~40 kernels of a small step at ~7 µs), paid by each part of a run split with
+`chunks` (one part after another on the GPU; `--gpus-per-job` fractions overlap them); the fixed part
+is taken as on the CPU.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ GPU_STEP_FLOOR = 3e-4  # seconds per step: kernel launches of a small step (an e
 
 
 def instances(config: Any, axes: tuple[str, ...]) -> int:
-    """Models trained in one batched run (grid points × seeds × restarts; cells × restarts for a phase map)."""
+    """Models a side trains (grid points × seeds × restarts; cells × restarts for a phase map), in one
+    batched run or, with `chunks`, in several."""
     if hasattr(config, "r") and hasattr(config.r, "array"):
         return int(config.r.array().size * config.p.array().size * getattr(config, "restarts", 1))
     points = len(grid_points(config, axes) or [{}])
@@ -97,7 +100,7 @@ def free_optimum_cost(config: Any) -> dict[str, float]:
 def side_cost(spec: Any, control: bool) -> dict[str, Any]:
     kind = experiment_kind(spec)
     config = experiment_config(spec, "full", control)
-    examples = 1
+    examples, parts = 1, 1
     if spec.property is not None:  # one point, the spec's own config, times the examples
         examples = spec.property.examples_for("full")
         config = at_point(config, {})
@@ -108,12 +111,15 @@ def side_cost(spec: Any, control: bool) -> dict[str, Any]:
         cost = trained_cost(kind, config)
         n = instances(config, kind.axes)
         flops = step_flops(config, n)
+        parts = kind.parts.count(config) if kind.parts is not None and kind.name in ("toy", "phase") else 1
     else:
         cost = {"measured_s": timed(kind, config), "steps": 0}
         cost["fixed_s"] = cost["measured_s"]
         n, flops = 0, 0.0
     cpu = cost["fixed_s"] + cost.get("per_step_s", 0.0) * cost["steps"]
-    gpu = cost["fixed_s"] + cost["steps"] * max(GPU_STEP_FLOOR, flops / GPU_FLOPS) if cost["steps"] else cpu
+    # a run in parts (`chunks`) pays the launch floor once per part and step, one part after another
+    floor = GPU_STEP_FLOOR * (parts if cost["steps"] else 1)
+    gpu = cost["fixed_s"] + cost["steps"] * max(floor, flops / GPU_FLOPS) if cost["steps"] else cpu
     return {
         "kind": kind.name,
         "instances": n * examples,

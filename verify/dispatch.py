@@ -5,8 +5,9 @@ The executor is any `concurrent.futures.Executor`. `InlineExecutor` (the default
 this process as it is submitted, at most one in flight, so the run is the sequential one: per side a
 progress bar of training steps, a control that is not run when its claim errored. With another
 executor (a process pool, Ray: `verify.executors`) every side is planned first, a hypothesis
-[property] side is split into the points hypothesis will draw, and one progress bar counts finished
-jobs over every spec. A side's cache entry is locked from planning until its result is written; the
+[property] side is split into the points hypothesis will draw, a side whose kind splits
+(`ExperimentKind.parts`) into its parts (merged here, in order, when all are back), and one progress
+bar counts finished jobs over every spec. A side's cache entry is locked from planning until its result is written; the
 loop waits for a lock only while it has no job in flight (it holds no lock then), so two runs that
 share one out/ folder never wait on each other in a cycle.
 """
@@ -89,7 +90,7 @@ class Dispatch:
 
     # ------------------------------------------------------------ the loop
     def run(self) -> list[SpecResult]:
-        if not self.inline:  # one bar over every job; property sides are split into their points
+        if not self.inline:  # one bar over every job; property sides split into their points, others into parts
             for side in self.queue:
                 self._plan(side)
             self.total = sum(s.units for s in self.queue)
@@ -247,7 +248,7 @@ class Dispatch:
         assert side.kind is not None and side.kind.parts is not None
         results = [side.results[job_key(i)] for i in range(len(side.results))]
         failed = next((r for r in results if r.outcome is None), None)
-        if failed is not None:
+        if failed is not None:  # its text as is: the same error the single-process run reports
             return failed
         return JobResult(side.kind.parts.merge(side.config, [r.outcome for r in results if r.outcome is not None]))
 

@@ -32,18 +32,22 @@ from verify.validation import experiment_config, experiment_kind, experiment_tab
 
 __all__ = ["Job", "JobResult", "JobFailed", "InlineExecutor", "run_job", "code_version", "cache_key", "error_text"]
 
-_PACKAGES = ("superposition_lab", "analytic", "verify/experiments")
+# what decides Outcomes: the packages, and verify/kind.py (Optimiser.train_config, part_seed)
+_PACKAGES = ("superposition_lab", "analytic", "verify/experiments", "verify/kind.py")
 _CODE_VERSION: str | None = None
 
 
 def code_version() -> str:
-    """Package version + a hash of the code that produces Outcomes (not of checks or reports)."""
+    """Package version + a hash of the code that produces Outcomes (not of checks or reports): the
+    lab, the closed forms, the experiment kinds and `verify/kind.py` (how optimiser fields and part
+    seeds are made)."""
     global _CODE_VERSION
     if _CODE_VERSION is None:
         root = Path(superposition_lab.__file__).resolve().parent.parent
         h = hashlib.sha256(superposition_lab.__version__.encode())
         for pkg in _PACKAGES:
-            for f in sorted((root / pkg).rglob("*.py")):
+            path = root / pkg
+            for f in [path] if path.is_file() else sorted(path.rglob("*.py")):
                 h.update(f.relative_to(root).as_posix().encode())
                 h.update(f.read_bytes())
         _CODE_VERSION = h.hexdigest()[:16]

@@ -73,7 +73,8 @@ class Optimiser:
 
 @attrs.define
 class Outcome:
-    """Arrays with leading axes (points, seeds, …) plus the grid points they belong to."""
+    """Arrays with leading axes (points, seeds, …) plus the grid points they belong to. (The Outcome
+    of one part of a run (`Parts`) holds whatever its kind's merge reads, in any layout.)"""
 
     points: list[dict[str, float]]  # one dict of axis values per grid point (P of them)
     arrays: dict[str, np.ndarray]  # name → (P, seeds, …)
@@ -146,7 +147,8 @@ def part_seed(seed: int, part: int, parts: int) -> int:
     one-part run is the unsplit run, draw for draw), else an independent stream derived from (seed, part)."""
     if parts == 1:
         return seed
-    return int(np.random.SeedSequence(seed, spawn_key=(part,)).generate_state(1, dtype=np.uint64)[0] >> 1)
+    entropy = seed % 2**64  # SeedSequence takes non-negative entropy; a spec may give any integer seed
+    return int(np.random.SeedSequence(entropy, spawn_key=(part,)).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 def merged_info(outcomes: list[Outcome]) -> dict[str, Any]:

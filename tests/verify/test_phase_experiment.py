@@ -217,6 +217,7 @@ def test_a_chunked_map_is_its_parts_each_with_its_own_stream():
     # each part draws from its own stream: the first part's cells are not the unsplit run's
     assert not np.array_equal(parts[0].arrays["loss"], loss[:2])
     assert part_seed(0, 0, 1) == 0 and len({part_seed(0, i, 3) for i in range(3)} | {0}) == 4
+    assert part_seed(-1, 0, 1) == -1 and part_seed(-1, 1, 2) >= 0  # any integer seed splits
 
 
 def test_phase_point_reports_agreement_and_distance():

@@ -281,3 +281,7 @@ def test_each_program_is_a_part_and_the_parts_merge_into_the_run():
     assert merged.digest() == whole.digest() and whole.info["parts"] == 6
     assert whole.arrays["W_dec"].shape == (3, 2, 4, 12) and whole.arrays["baseline_l0"].shape == (3, 2)
     assert "directions" in parts[0].arrays and "directions" not in parts[1].arrays
+    # the run's directions (S, H, F) are not per-(point, seed) arrays even when S = H and a program has S rows
+    square = config(n_features=3, n_dims=2, d_sae=[2, 3], k=1, penalty=[0.1, 0.2], seeds=2, steps=5, eval_samples=256)
+    out = run_sae(square, ctx)
+    assert out.arrays["directions"].shape == (2, 2, 3) and out.arrays["W_dec"].shape == (4, 2, 2, 3)

@@ -120,6 +120,8 @@ def merge_free_optimum(config: FreeOptimumConfig, parts: list[Outcome]) -> Outco
     """The grid, the boundaries and the probe from their parts, each array with leading axes (1, 1)."""
     mod = DIAGRAMS[config.diagram]
     r, p, br = config.r.array(), config.p.array(), config.boundary_r.array()
+    if len(parts) != _count(config):
+        raise ValueError(f"need {_count(config)} parts (rows, boundaries, the probe), got {len(parts)}")
     rows, bounds, probe = parts[: r.size], parts[r.size : r.size + br.size], parts[-1]
     rr, pp = np.meshgrid(r, p, indexing="ij")
     closed = mod.losses(rr, pp)

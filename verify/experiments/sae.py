@@ -277,13 +277,15 @@ def run_sae_part(config: SAEConfig, part: int, ctx: RunContext) -> Outcome:
 def merge_sae(config: SAEConfig, parts: list[Outcome]) -> Outcome:
     """The variant's arrays, the baseline's prefixed `baseline_`, and the directions."""
     programs = _programs(config)
-    arrays: dict[str, np.ndarray] = {}  # the directions come with the variant's first program
+    data = ("directions", "family_direction")  # the run's, kept by the first program only
+    arrays = {k: a for k, a in parts[0].arrays.items() if k in data}
     for prefix in dict.fromkeys(p.prefix for p in programs):
-        mine = [(p, o) for p, o in zip(programs, parts) if p.prefix == prefix]
-        side = _merge_sizes(mine[0][0].side, mine[0][0].points, [(p.rows, o.arrays) for p, o in mine])
+        mine = [(p, o) for p, o in zip(programs, parts, strict=True) if p.prefix == prefix]
+        per_program = [(p.rows, {k: a for k, a in o.arrays.items() if k not in data}) for p, o in mine]
+        side = _merge_sizes(mine[0][0].side, mine[0][0].points, per_program)
         arrays |= {prefix + k: a for k, a in side.items()}
     info = merged_info(parts)
-    info["instances"] = sum(o.info["instances"] for p, o in zip(programs, parts) if not p.prefix)
+    info["instances"] = sum(o.info["instances"] for p, o in zip(programs, parts, strict=True) if not p.prefix)
     if config.baseline is not None:
         info["baseline_points"] = next(p.points for p in programs if p.prefix)
     return Outcome(points=programs[0].points, arrays=arrays, info=info)

@@ -1,7 +1,8 @@
 """The `toy` experiment: train tied toy models over a sparsity grid (TMS "Demonstrating Superposition").
 
-Every grid point × seed × restart is one instance of one batched model; after training, each
-(point, seed) keeps its lowest-loss restart. The Outcome holds W (P, S, H, F), b (P, S, F), the
+Every grid point × seed × restart is one instance of one batched model — or, with `chunks` > 1, of
+one batched model per part of the (point, seed) groups, each with its own random streams (`TOY_PARTS`);
+after training, each (point, seed) keeps its lowest-loss restart. The Outcome holds W (P, S, H, F), b (P, S, F), the
 Monte Carlo loss of the kept model (P, S), every restart's loss (P, S, R) and every restart's
 feature norms (P, S, R, F).
 
@@ -254,7 +255,7 @@ def run_toy(config: ToyConfig, ctx: RunContext) -> Outcome:
 
 
 def _eval_gen(seed: int, device: torch.device) -> torch.Generator:
-    """The generator of the Monte Carlo evaluation (the same draws for every evaluation of a run)."""
+    """The generator of the Monte Carlo evaluation (the same draws for every evaluation of a part)."""
     return torch.Generator(device=device).manual_seed(seed)
 
 
