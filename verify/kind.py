@@ -31,6 +31,7 @@ __all__ = [
     "grid_points",
     "at_point",
     "part_seed",
+    "split_evenly",
     "merged_info",
 ]
 
@@ -140,6 +141,12 @@ class Parts:
 
     def run_parts(self, config: Any, ctx: RunContext) -> Outcome:
         return self.merge(config, [self.run(config, i, ctx) for i in range(self.count(config))])
+
+
+def split_evenly(n: int, chunks: int) -> list[np.ndarray]:
+    """Indices 0 … n − 1 in `chunks` contiguous runs of near-equal length (fewer when n < chunks): the
+    units (cells, (point, seed) groups) of each part of a run split with `chunks`."""
+    return [c for c in np.array_split(np.arange(n), min(chunks, n)) if c.size]
 
 
 def part_seed(seed: int, part: int, parts: int) -> int:

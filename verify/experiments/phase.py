@@ -37,7 +37,17 @@ from superposition_lab.models import MODELS
 from superposition_lab.train import resolve_device, train
 from verify.experiments.phase_grid import DIAGRAMS, Axis, axis_within, phase_tables
 from verify.experiments.phase_plot import plot_phase_map
-from verify.kind import ExperimentKind, Metric, Optimiser, Outcome, Parts, RunContext, merged_info, part_seed
+from verify.kind import (
+    ExperimentKind,
+    Metric,
+    Optimiser,
+    Outcome,
+    Parts,
+    RunContext,
+    merged_info,
+    part_seed,
+    split_evenly,
+)
 from verify.registry import EXPERIMENTS
 
 __all__ = [
@@ -137,8 +147,7 @@ def _grid(config: PhaseConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 def _part_cells(config: PhaseConfig) -> list[np.ndarray]:
     """The cells of each part: `chunks` contiguous runs of the r-major cell order (fewer if the grid is smaller)."""
-    cells = config.r.array().size * config.p.array().size
-    return [c for c in np.array_split(np.arange(cells), min(config.chunks, cells)) if c.size]
+    return split_evenly(config.r.array().size * config.p.array().size, config.chunks)
 
 
 def _count(config: PhaseConfig) -> int:

@@ -77,8 +77,9 @@ def run_free_optimum_part(config: FreeOptimumConfig, part: int, ctx: RunContext)
     tick = (lambda: report(1, total)) if report else (lambda: None)
     arrays: dict[str, np.ndarray] = {}
     if part < r.size:  # 1) one row of the grid
-        row = [_free(config, r[part], pj, config.restarts) for pj in p]
-        for _ in row:
+        row = []
+        for pj in p:  # a tick per cell, as the cells are done
+            row.append(_free(config, r[part], pj, config.restarts))
             tick()
         arrays = {
             "free_loss": np.array([x.loss for x in row]),

@@ -51,6 +51,7 @@ from verify.kind import (
     grid_points,
     merged_info,
     part_seed,
+    split_evenly,
 )
 from verify.registry import EXPERIMENTS
 
@@ -179,8 +180,7 @@ def _random_directions(W: np.ndarray, seed: int) -> np.ndarray:
 def _part_groups(config: ToyConfig) -> list[np.ndarray]:
     """The (point, seed) groups of each part: `chunks` contiguous runs of the (point, seed) order
     (fewer if there are fewer groups); a group's restarts always train together."""
-    groups = len(grid_points(config, AXES) or [{}]) * config.seeds
-    return [g for g in np.array_split(np.arange(groups), min(config.chunks, groups)) if g.size]
+    return split_evenly(len(grid_points(config, AXES) or [{}]) * config.seeds, config.chunks)
 
 
 def run_toy_part(config: ToyConfig, part: int, ctx: RunContext) -> Outcome:
