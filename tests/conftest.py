@@ -6,9 +6,12 @@ draws, no deadline (shared CPUs are slow), the failing example's blob printed.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -90,18 +93,12 @@ CHUNKED_PHASE_SPEC = textwrap.dedent("""
 
 @pytest.fixture
 def chunked_phase_spec_path(tmp_path: Path) -> Path:
-    path = tmp_path / "specs" / "test.chunked-phase.toml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(CHUNKED_PHASE_SPEC)
-    return path
+    return write_spec(tmp_path / "specs", "test.chunked-phase.toml", CHUNKED_PHASE_SPEC)
 
 
 @pytest.fixture
 def tiny_spec_path(tmp_path: Path) -> Path:
-    path = tmp_path / "specs" / "test.tiny-linear.toml"
-    path.parent.mkdir()
-    path.write_text(TINY_SPEC)
-    return path
+    return write_spec(tmp_path / "specs", "test.tiny-linear.toml", TINY_SPEC)
 
 
 def write_spec(folder: Path, name: str, text: str) -> Path:
@@ -109,3 +106,13 @@ def write_spec(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text)
     return path
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """A script of benchmarks/ (not a package) imported as module `name`, for its tests."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module

@@ -3,30 +3,15 @@ instances of one batched run and the FLOPs of its step (a d_sae sweep included).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
+from tests.conftest import SPECS, load_benchmark
 from verify.loading import load_specs
 from verify.validation import experiment_config, experiment_kind
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _cost() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("full_profile_cost", ROOT / "benchmarks" / "full_profile_cost.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("full_profile_cost", module)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_every_spec_is_sized_at_full() -> None:
-    cost = _cost()
+    cost = load_benchmark("full_profile_cost")
     sized = {}
-    for spec in load_specs([ROOT / "specs"]):
+    for spec in load_specs([SPECS]):
         kind = experiment_kind(spec)
         config = experiment_config(spec, "full", False)
         if kind.name in ("phase", "toy", "sae", "abs_value"):
@@ -34,7 +19,7 @@ def test_every_spec_is_sized_at_full() -> None:
             sized[spec.id] = (n, cost.step_flops(config, n))
     assert sized["tms.two-in-one-phase"][0] == 25 * 25 * 10
     n, flops = sized["sae.scaling"]  # d_sae ∈ a list: the sizes' mean
-    config = experiment_config(next(s for s in load_specs([ROOT / "specs"]) if s.id == "sae.scaling"), "full", False)
+    config = experiment_config(next(s for s in load_specs([SPECS]) if s.id == "sae.scaling"), "full", False)
     mean_d = sum(config.d_sae) / len(config.d_sae)
     assert flops == 10.0 * n * config.batch_size * mean_d * config.n_dims
     assert all(n > 0 and f > 0 for n, f in sized.values())

@@ -4,26 +4,16 @@ silently in the on-demand run of `benchmarks/mutants.py`)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from tests.conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _mutant_list() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mutant_list", ROOT / "benchmarks" / "mutant_list.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("mutant_list", module)  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-MUTANTS = _mutant_list().MUTANTS
+MUTANTS = load_benchmark("mutant_list").MUTANTS
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)

@@ -16,14 +16,13 @@ difference from scatter — and the lab's JumpReLU, which agrees in L0 and γ, l
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.conftest import load_benchmark
 
 pytest.importorskip("sae_lens", reason="sae-lens is not installed: `pip install sae-lens` runs the peer tests")
 
@@ -34,16 +33,7 @@ SEEDS = (0, 1)
 SAMPLES = 3_000_000
 
 
-def _harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("saelens_peer", ROOT / "benchmarks" / "saelens_peer.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("saelens_peer", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-PEER = _harness()
+PEER = load_benchmark("saelens_peer")
 
 
 @cache
