@@ -94,3 +94,22 @@ def test_auxk_revives_a_latent_whose_preactivations_are_all_negative() -> None:
     assert float(aux.detach()) == pytest.approx(1.0, rel=1e-6)
     (g,) = torch.autograd.grad(aux.sum(), [m.b_enc])
     torch.testing.assert_close(g, torch.tensor([[0.0, -2.0]]))
+
+
+@pytest.mark.parametrize("case", ["distinct", "ties", "minus_inf", "k_zero"])
+def test_topk_mask_is_torch_topks_set(case: str) -> None:
+    """The level-based mask keeps exactly the entries torch.topk picks, ties and −inf included."""
+    g = torch.Generator().manual_seed(3)
+    for _ in range(40):
+        z = torch.randn(3, 21, 12, generator=g)
+        k = torch.randint(1, 7, (3, 1), generator=g)
+        if case == "ties":
+            z = z.round()  # many equal values, at and above the k-th
+        if case == "minus_inf":
+            z[:, :, :6] = float("-inf")  # AuxK: only the dead latents compete
+        if case == "k_zero":
+            k[1] = 0
+        idx = torch.topk(z, int(k.max()), dim=-1).indices
+        ranked = (torch.arange(int(k.max())) < k[..., None]).expand_as(idx)
+        expected = torch.zeros_like(z, dtype=torch.bool).scatter(-1, idx, ranked)
+        assert torch.equal(topk_mask(z, k), expected)
