@@ -11,8 +11,8 @@ writes its gradients by hand instead of autograd — the same numbers, bit for b
 Where the model has a hand-written gradient (the tied toy models) and the data is `SparseUniform`,
 `fast_step.FusedStep` does the same step faster (`_step` is the one place that chooses);
 `fast_step` also holds the CPU tuning both paths share (intra-op threads, drawing the next batch on
-a second thread). Both use torch's fused AdamW kernel where the device has one (foreach otherwise):
-the update rule and hyperparameters of the notebook's `torch.optim.AdamW`.
+a second thread). Both use torch's fused AdamW kernel where the device has one (`adamw.FusedAdamW`,
+foreach otherwise): the update rule and hyperparameters of the notebook's `torch.optim.AdamW`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import attrs
 import torch
 from torch import nn
 
+from superposition_lab.adamw import make_adamw
 from superposition_lab.data import Sampler, SparseUniform
 from superposition_lab.fast_step import FusedStep, cpu_threads, prefetched
 from superposition_lab.models.toy import ToyModel
@@ -154,14 +155,6 @@ def clip_instance_grad_norm(params: list[nn.Parameter], max_norm: float) -> torc
     return norm
 
 
-def _optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW (torch's defaults for betas and eps) as one fused kernel where the device has it."""
-    try:
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    except (RuntimeError, TypeError, ValueError):  # torch < 2.4 on the CPU, or an unsupported device
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
-
-
 class Step:
     """One optimiser step of any model: a fresh batch x (I, B, F) of each size in `sizes` in turn,
     each instance's objective (the sum of its `loss_terms`), autograd, the model's hooks, AdamW.
@@ -273,7 +266,7 @@ def train(
     The loss is read back to the host only every cfg.check_every steps (and when logging).
     """
     device = next(model.parameters()).device
-    opt = _optimizer(list(model.parameters()), cfg)
+    opt = make_adamw(list(model.parameters()), cfg.lr, cfg.weight_decay)
     bind = getattr(model, "bind_optimizer", None)
     if bind is not None:  # e.g. an SAE, whose resampling resets the Adam moments of the latents it revives
         bind(opt)

@@ -99,12 +99,12 @@ class L1SAE(SAE):
         W_dec_t = self.W_dec.transpose(1, 2)  # (I, D, H)
         d = x - (torch.bmm(f, W_dec_t) + self.b_dec[:, None, :])  # x − x̂
         loss = (d**2).sum(dim=-1).mean(dim=1) + self.penalty * f.sum(dim=-1).mean(dim=1)  # mse + l1, (I,)
-        self._fired = (f.amax(dim=1) > 0) | (f.amin(dim=1) < 0)
+        self._fired = f.amax(dim=1) > 0  # f ≥ 0 here (a ReLU), so `loss_terms`' amin test never fires
         self._last_x = x
         # backward, as autograd takes it: ∂/∂x̂ of the mean squared error, then the two uses of f
         g = ((1.0 / n_batch) * (2.0 * d)).neg_()  # (I, B, H)
         g_f = torch.bmm(g, self.W_dec) + (self.penalty / n_batch)[:, None, None]  # decoder and L1 paths
-        g_z = g_f.masked_fill_(f <= 0, 0.0)  # through the ReLU
+        g_z = torch.ops.aten.threshold_backward(g_f, f, 0.0)  # through the ReLU: autograd's own kernel
         self.W_dec.grad = torch.bmm(f.transpose(1, 2), g).transpose(1, 2).contiguous()  # (I, H, D)
         self.W_enc.grad = torch.bmm(xc.transpose(1, 2), g_z)  # (I, H, D)
         self.b_enc.grad = g_z.sum(dim=1)  # (I, D)
