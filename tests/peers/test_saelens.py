@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from tests.conftest import load_benchmark
 
@@ -91,3 +92,13 @@ def test_the_papers_log_threshold_jumprelu_is_denser_than_saelenss() -> None:
     lab, peer = _both("jumprelu-paper")
     ratio = [a["l0"] / b["l0"] for a, b in zip(lab, peer)]
     assert min(ratio) >= 3.0, ratio
+
+
+def test_the_speed_mode_times_every_side_on_the_same_pool() -> None:
+    """`--speed`: both sides and the batched sweep train (a tiny run), each rate and ratio positive."""
+    r = PEER.speed("l1", rounds=1, samples=16 * PEER.BATCH, sweep=2)
+    assert set(r) == {"lab_rate", "saelens_rate", "sweep_rate", "ratio", "sweep_ratio"}
+    assert all(v > 0 for v in r.values())
+    pool = PEER.PooledStream(PEER.directions(0), 3, torch.Generator().manual_seed(0))
+    served = [pool.sample(PEER.BATCH, torch.Generator()) for _ in range(4)]
+    assert [x is pool.pool[i % 3] for i, x in enumerate(served)] == [True] * 4  # in turn, round and round
