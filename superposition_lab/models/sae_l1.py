@@ -99,7 +99,7 @@ class L1SAE(SAE):
         W_dec_t = self.W_dec.transpose(1, 2)  # (I, D, H)
         d = x - (torch.bmm(f, W_dec_t) + self.b_dec[:, None, :])  # x − x̂
         loss = (d**2).sum(dim=-1).mean(dim=1) + self.penalty * f.sum(dim=-1).mean(dim=1)  # mse + l1, (I,)
-        self._fired = f.amax(dim=1) > 0  # f ≥ 0 here (a ReLU), so `loss_terms`' amin test never fires
+        self._fired = f.sum(dim=1) > 0  # `loss_terms`' Σ_b |f| > 0, with f ≥ 0 here (a ReLU)
         self._last_x = x
         # backward, as autograd takes it: ∂/∂x̂ of the mean squared error, then the two uses of f
         g = ((1.0 / n_batch) * (2.0 * d)).neg_()  # (I, B, H)
