@@ -154,8 +154,8 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             Edit(
                 "superposition_lab/models/sae_gated.py",
-                'frozen = self.aux_decoder == "frozen"',
-                "frozen = False",
+                'return self.aux_decoder == "trained"',
+                "return True",
             ),
         ),
         ("sae.gated-reduces-shrinkage", "sae.gated-pareto"),

@@ -94,6 +94,77 @@ class GatedSAE(SAE):
         self.b_mag = nn.Parameter(torch.zeros((self.n_instances, self.d_sae), device=device, dtype=dtype))  # (I, D)
         self.register_buffer("penalty", self.hyper(penalty))  # λ, (I,)
 
+    @property
+    def aux_trains_decoder(self) -> bool:
+        """Whether the auxiliary reconstruction trains the decoder (SAELens) or sees it frozen (eq. 8)."""
+        return self.aux_decoder == "trained"
+
+    def has_fused_step(self) -> bool:
+        """True when `loss_and_grads` computes exactly this model's loss: a GatedSAE whose forward and
+        loss are not overridden by a subclass (the trainer then skips autograd)."""
+        return all(
+            getattr(type(self), name) is getattr(GatedSAE, name)
+            for name in ("encode_parts", "decode", "penalties", "loss_terms", "aux_trains_decoder")
+        )
+
+    @torch.no_grad()
+    def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
+        """The objective (I,) of `loss_terms` on the batch x (I, B, H), with the gradient of its sum
+        written to each parameter's `.grad` by hand: autograd's operations in autograd's order (where a
+        tensor collects three gradients, in the order autograd adds them), so the gradients are
+        autograd's bit for bit for every gate, decoder and ablation option (pinned by
+        tests/superposition_lab/models/test_sae_gated.py) without its per-node overhead.
+        """
+        n_batch = x.shape[1]
+        sigmoid = self.gate == "sigmoid"
+        trained = self.aux_trains_decoder
+        centred = x - self.b_dec[:, None, :]  # (I, B, H)
+        pi_gate = torch.bmm(centred, self.W_enc) + self.b_enc[:, None, :]  # (I, B, D)
+        scale = torch.exp(self.r_mag)  # (I, D)
+        W_mag = self.W_enc * scale[:, None, :]
+        pi_mag = torch.bmm(centred, W_mag) + self.b_mag[:, None, :]
+        mag = torch.relu(pi_mag)
+        open_ = torch.sigmoid(pi_gate) if sigmoid else (pi_gate > 0).to(pi_mag.dtype)
+        f = open_ * mag
+        d = x - (torch.bmm(f, self.W_dec.transpose(1, 2)) + self.b_dec[:, None, :])  # x − x̂
+        loss = (d**2).sum(dim=-1).mean(dim=1)  # mse, (I,)
+        gate = torch.sigmoid(pi_gate) if sigmoid else torch.relu(pi_gate)  # what the L1 term sees
+        l1 = self.penalty * gate.sum(dim=-1).mean(dim=1)
+        if self.magnitude_l1:
+            l1 = l1 + self.penalty * f.sum(dim=-1).mean(dim=1)
+        loss = loss + l1
+        if not sigmoid:  # the auxiliary reconstruction through the gate
+            d_aux = x - (torch.bmm(gate, self.W_dec.transpose(1, 2)) + self.b_dec[:, None, :])
+            loss = loss + (d_aux**2).sum(dim=-1).mean(dim=1)
+        self._fired = f.abs().sum(dim=1) > 0  # as `loss_terms` records it
+        self._last_x = x
+        # backward, as autograd takes it
+        g = ((1.0 / n_batch) * (2.0 * d)).neg_()  # ∂/∂x̂, (I, B, H)
+        g_f = torch.bmm(g, self.W_dec)  # ∂/∂f, (I, B, D)
+        g_l1 = (self.penalty / n_batch)[:, None, None].expand_as(f)  # ∂/∂ of a λ·E‖·‖₁ term's argument
+        if self.magnitude_l1:
+            g_f = g_f + g_l1
+        g_mag = torch.ops.aten.threshold_backward(g_f * open_, mag, 0.0)  # ∂/∂π_mag
+        W_dec_grad = torch.bmm(f.transpose(1, 2), g).transpose(1, 2)
+        b_dec_grad = g.sum(dim=1)
+        if sigmoid:  # two sigmoids of π_gate: in f and in the L1 term
+            g_gate = torch.ops.aten.sigmoid_backward(g_f * mag, open_) + torch.ops.aten.sigmoid_backward(g_l1, gate)
+        else:
+            g_aux = ((1.0 / n_batch) * (2.0 * d_aux)).neg_()  # ∂/∂x̂_gate
+            g_gate = torch.ops.aten.threshold_backward(g_l1 + torch.bmm(g_aux, self.W_dec), gate, 0.0)
+            if trained:  # the auxiliary term trains the decoder too (SAELens); its gradients arrive first
+                W_dec_grad = torch.bmm(gate.transpose(1, 2), g_aux).transpose(1, 2) + W_dec_grad
+                b_dec_grad = g_aux.sum(dim=1) + b_dec_grad
+        g_W_mag = torch.bmm(centred.transpose(1, 2), g_mag)  # (I, H, D)
+        g_centred = torch.bmm(g_mag, W_mag.transpose(1, 2)) + torch.bmm(g_gate, self.W_enc.transpose(1, 2))
+        self.W_dec.grad = W_dec_grad.contiguous()  # in the parameter's layout, as autograd leaves it
+        self.b_dec.grad = b_dec_grad - g_centred.sum(dim=1)
+        self.W_enc.grad = g_W_mag * scale[:, None, :] + torch.bmm(centred.transpose(1, 2), g_gate)
+        self.r_mag.grad = (g_W_mag * self.W_enc).sum(dim=1) * scale
+        self.b_mag.grad = g_mag.sum(dim=1)
+        self.b_enc.grad = g_gate.sum(dim=1)
+        return loss
+
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         centred = x - self.b_dec[:, None, :]  # (I, B, H)
         pi_gate = torch.bmm(centred, self.W_enc) + self.b_enc[:, None, :]  # (I, B, D)
@@ -117,7 +188,7 @@ class GatedSAE(SAE):
         if self.magnitude_l1:  # the ablation: the magnitudes pay the L1 penalty too
             l1 = l1 + self.penalty * parts["f"].sum(dim=-1).mean(dim=1)
         # auxiliary reconstruction through the gate; the paper freezes the decoder here (stop-gradient)
-        frozen = self.aux_decoder == "frozen"
+        frozen = not self.aux_trains_decoder
         W_dec: torch.Tensor = self.W_dec.detach() if frozen else self.W_dec
         b_dec: torch.Tensor = self.b_dec.detach() if frozen else self.b_dec
         x_gate = torch.bmm(gate, W_dec.transpose(1, 2)) + b_dec[:, None, :]

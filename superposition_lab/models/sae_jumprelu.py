@@ -138,6 +138,55 @@ class JumpReLUSAE(SAE):
         if self.threshold_param == "direct":
             self.theta.clamp_(min=0.0)
 
+    def has_fused_step(self) -> bool:
+        """True when `loss_and_grads` computes exactly this model's loss: a JumpReLUSAE whose forward
+        and loss are not overridden by a subclass (the trainer then skips autograd)."""
+        return all(
+            getattr(type(self), name) is getattr(JumpReLUSAE, name)
+            for name in ("pre_activation", "encode_parts", "decode", "penalties", "loss_terms", "threshold")
+        )
+
+    @torch.no_grad()
+    def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
+        """The objective (I,) = E‖x − x̂‖² + λ E‖f‖₀ on the batch x (I, B, H), with the gradient of its
+        sum written to each parameter's `.grad` by hand: autograd's operations on `loss_terms` in
+        autograd's order — the straight-through θ-gradients of eq. 11–12 as `_JumpReLU` and `_Step`
+        compute them — so the gradients are autograd's bit for bit (pinned by
+        tests/superposition_lab/models/test_sae_jumprelu.py) without its per-node overhead.
+        """
+        n_batch = x.shape[1]
+        xc = x - self.b_dec[:, None, :]  # (I, B, H)
+        z = torch.bmm(xc, self.W_enc) + self.b_enc[:, None, :]  # (I, B, D)
+        threshold = self.threshold  # θ, (I, D)
+        theta, eps = threshold[:, None, :], self.bandwidth[:, None, None]
+        above = (z > theta).to(z.dtype)  # H(z − θ)
+        f = torch.relu(z - theta) if self.form == "shifted_relu" else z * above
+        d = x - (torch.bmm(f, self.W_dec.transpose(1, 2)) + self.b_dec[:, None, :])  # x − x̂
+        loss = (d**2).sum(dim=-1).mean(dim=1) + self.penalty * above.sum(dim=-1).mean(dim=1)  # mse + l0, (I,)
+        self._fired = f.abs().sum(dim=1) > 0  # as `loss_terms` records it
+        self._last_x = x
+        # backward, as autograd takes it
+        g = ((1.0 / n_batch) * (2.0 * d)).neg_()  # ∂/∂x̂, (I, B, H)
+        g_f = torch.bmm(g, self.W_dec)  # ∂/∂f, (I, B, D)
+        rect = _rectangle(z, theta, eps)  # K((z − θ)/ε)/ε
+        if self.form == "shifted_relu":
+            g_r = torch.ops.aten.threshold_backward(g_f, f, 0.0)  # through the ReLU
+            g_z, g_theta = g_r, (-g_r).sum(dim=1)  # z − θ
+        else:
+            g_z, g_theta = above * g_f, (-(theta * rect) * g_f).sum(dim=1)  # eq. 11
+        g_step = (self.penalty / n_batch)[:, None, None].expand_as(z)  # ∂/∂H of the L0 term
+        g_theta = g_theta + (-rect * g_step).sum(dim=1)  # eq. 12, (I, D)
+        g_z = g_z + torch.zeros_like(z)  # the step's zero z-gradient, accumulated as autograd does (−0 → +0)
+        if self.threshold_param == "direct":
+            self.theta.grad = g_theta
+        else:
+            self.log_threshold.grad = g_theta * threshold  # through θ = exp(log θ)
+        self.W_dec.grad = torch.bmm(f.transpose(1, 2), g).transpose(1, 2).contiguous()  # (I, H, D)
+        self.W_enc.grad = torch.bmm(xc.transpose(1, 2), g_z)  # (I, H, D)
+        self.b_enc.grad = g_z.sum(dim=1)  # (I, D)
+        self.b_dec.grad = g.sum(dim=1) - torch.bmm(g_z, self.W_enc.transpose(1, 2)).sum(dim=1)  # (I, H)
+        return loss
+
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.pre_activation(x)  # (I, B, D)
         theta = self.threshold[:, None, :]  # (I, 1, D)
