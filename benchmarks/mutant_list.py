@@ -184,8 +184,8 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             Edit(
                 "superposition_lab/models/sae_topk.py",
-                "if not bool((self.aux_coeff > 0).any()):",
-                "if True:",
+                "        return bool((self.aux_coeff > 0).any())\n",
+                "        return False\n",
             ),
         ),
         ("sae.topk-auxk", "sae.topk-exact-l0"),

@@ -106,20 +106,76 @@ class TopKSAE(SAE):
         keep = topk_mask(z, self.k[:, None])  # (I, B, D)
         return {"f": torch.relu(z * keep), "z": z}  # ReLU after TopK: at most K active
 
+    def _auxk_on(self) -> bool:
+        """Whether any instance has the AuxK term (α > 0)."""
+        return bool((self.aux_coeff > 0).any())
+
+    def _auxk_latents(self, z: torch.Tensor, dead: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The latents AuxK reconstructs from on each input — the k_aux largest pre-activations among
+        the dead latents, a mask (I, B, D) — and the number of dead latents per instance (I,)."""
+        masked = z.masked_fill(~dead[:, None, :], float("-inf"))  # only dead latents compete
+        n_dead = dead.sum(dim=1)  # (I,)
+        k_aux = torch.minimum(n_dead, torch.full_like(n_dead, self.aux_k))  # (I,)
+        return topk_mask(masked, k_aux[:, None]) & dead[:, None, :], n_dead
+
     def penalties(
         self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        if not bool((self.aux_coeff > 0).any()):
+        if not self._auxk_on():
             return {}
         dead = self.dead_mask()  # (I, D)
         if not bool(dead.any()):
             return {"auxk": torch.zeros_like(self.aux_coeff)}
-        z = parts["z"].masked_fill(~dead[:, None, :], float("-inf"))  # only dead latents compete
-        n_dead = dead.sum(dim=1)  # (I,)
-        k_aux = torch.minimum(n_dead, torch.full_like(n_dead, self.aux_k))  # (I,)
-        keep = topk_mask(z, k_aux[:, None]) & dead[:, None, :]
+        keep, n_dead = self._auxk_latents(parts["z"], dead)
         f_aux = torch.where(keep, parts["z"], torch.zeros_like(parts["z"]))  # (I, B, D)
         e = (x - x_hat).detach()  # the residual the live latents leave, (I, B, H)
         e_hat = torch.bmm(f_aux, self.W_dec.transpose(1, 2))  # (I, B, H)
         aux = ((e - e_hat) ** 2).sum(dim=-1).mean(dim=1)  # (I,)
         return {"auxk": self.aux_coeff * aux * (n_dead > 0)}
+
+    def has_fused_step(self) -> bool:
+        """True when `loss_and_grads` computes exactly this model's loss: a TopKSAE whose forward and
+        loss are not overridden by a subclass (the trainer then skips autograd)."""
+        return all(
+            getattr(type(self), name) is getattr(TopKSAE, name)
+            for name in ("pre_activation", "encode_parts", "decode", "penalties", "loss_terms")
+        )
+
+    @torch.no_grad()
+    def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
+        """The objective (I,) = E‖x − x̂‖² (+ α·AuxK) on the batch x (I, B, H), with the gradient of its
+        sum written to each parameter's `.grad` by hand: the forward is `encode_parts` itself, the
+        backward autograd's operations in autograd's order, so the gradients are autograd's bit for
+        bit (pinned by tests/superposition_lab/models/test_sae_topk.py).
+        """
+        n_batch = x.shape[1]
+        parts = self.encode_parts(x)
+        f, z = parts["f"], parts["z"]  # (I, B, D)
+        d = x - (torch.bmm(f, self.W_dec.transpose(1, 2)) + self.b_dec[:, None, :])  # x − x̂
+        loss = (d**2).sum(dim=-1).mean(dim=1)  # mse, (I,)
+        self._fired = f.abs().sum(dim=1) > 0  # as `loss_terms` records it
+        self._last_x = x
+        g = ((1.0 / n_batch) * (2.0 * d)).neg_()  # ∂/∂x̂, (I, B, H)
+        # through ReLU(z · keep): the top-K mask is 1 wherever f > 0, so it changes no value here
+        g_z = torch.ops.aten.threshold_backward(torch.bmm(g, self.W_dec), f, 0.0)
+        W_dec_grad = torch.bmm(f.transpose(1, 2), g).transpose(1, 2)
+        if self._auxk_on():
+            dead = self.dead_mask()  # (I, D)
+            if bool(dead.any()):
+                keep, n_dead = self._auxk_latents(z, dead)
+                f_aux = torch.where(keep, z, torch.zeros_like(z))
+                r = d - torch.bmm(f_aux, self.W_dec.transpose(1, 2))  # e − ê, e = x − x̂ held fixed
+                on = n_dead > 0
+                loss = loss + self.aux_coeff * (r**2).sum(dim=-1).mean(dim=1) * on
+                weight = (torch.ones_like(self.aux_coeff) * on) * self.aux_coeff  # ∂/∂AuxK of the sum
+                g_aux = ((weight / n_batch)[:, None, None] * (2.0 * r)).neg_()  # ∂/∂ê
+                W_dec_grad = torch.bmm(f_aux.transpose(1, 2), g_aux).transpose(1, 2) + W_dec_grad
+                g_z = g_z + torch.where(keep, torch.bmm(g_aux, self.W_dec), 0.0)
+            else:
+                loss = loss + torch.zeros_like(self.aux_coeff)
+        xc = x - self.b_dec[:, None, :]  # as `pre_activation` centres x
+        self.W_dec.grad = W_dec_grad.contiguous()  # in the parameter's layout, as autograd leaves it
+        self.W_enc.grad = torch.bmm(xc.transpose(1, 2), g_z)  # (I, H, D)
+        self.b_enc.grad = g_z.sum(dim=1)  # (I, D)
+        self.b_dec.grad = g.sum(dim=1) - torch.bmm(g_z, self.W_enc.transpose(1, 2)).sum(dim=1)  # (I, H)
+        return loss
