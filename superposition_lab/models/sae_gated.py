@@ -108,7 +108,7 @@ class GatedSAE(SAE):
         )
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor, importance: torch.Tensor | None = None) -> torch.Tensor:
+    def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
         """The objective (I,) of `loss_terms` on the batch x (I, B, H), with the gradient of its sum
         written to each parameter's `.grad` by hand: autograd's operations in autograd's order (where a
         tensor collects three gradients, in the order autograd adds them), so the gradients are

@@ -86,7 +86,7 @@ class L1SAE(SAE):
         )
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor, importance: torch.Tensor | None = None) -> torch.Tensor:
+    def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
         """The objective (I,) = E‖x − x̂‖² + λ E‖f‖₁ on the batch x (I, B, H), with the gradient of its
         sum written to each parameter's `.grad` by hand — the same operations, in the same order, as
         autograd's backward of `loss_terms`, so the gradients are autograd's bit for bit (pinned by

@@ -142,7 +142,7 @@ class TopKSAE(SAE):
         )
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor, importance: torch.Tensor | None = None) -> torch.Tensor:
+    def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
         """The objective (I,) = E‖x − x̂‖² (+ α·AuxK) on the batch x (I, B, H), with the gradient of its
         sum written to each parameter's `.grad` by hand: the forward is `encode_parts` itself, the
         backward autograd's operations in autograd's order, so the gradients are autograd's bit for

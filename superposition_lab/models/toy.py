@@ -106,19 +106,6 @@ class ToyModel(nn.Module):
         )
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor, importance: torch.Tensor) -> torch.Tensor:
-        """The objective (I,) on a batch x (I, B, F) from any sampler (correlated features, say), with
-        W.grad and b.grad written by `fused_loss_and_grads` instead of autograd: the trainer's generic
-        step uses it when `has_fused_step()` (the fused step draws its own feature-major batches).
-        Equal to autograd's gradient to float precision, not bit for bit (tests/…/test_toy.py)."""
-        gW, gb, loss = self.fused_loss_and_grads(
-            self.W.detach(), self.b.detach(), x.transpose(1, 2), importance, loss=True
-        )
-        self.W.grad, self.b.grad = gW, gb
-        assert loss is not None  # asked for
-        return loss
-
-    @torch.no_grad()
     def fused_loss_and_grads(
         self,
         W: torch.Tensor,

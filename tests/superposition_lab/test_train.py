@@ -124,26 +124,6 @@ def test_fused_step_only_for_the_unmodified_tied_models() -> None:
     assert MODELS["relu_output"](1, 3, 2, generator=g, hidden_l1=torch.tensor([0.0])).has_fused_step()
 
 
-
-def test_the_generic_step_writes_hand_gradients_where_the_model_has_them() -> None:
-    """Any sampler (here plain dense batches): a tied toy model and an SAE skip autograd, a subclass
-    that overrides the forward does not."""
-    from superposition_lab.models import SAES
-    from superposition_lab.train import Step
-
-    class Dense:
-        def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-            return torch.rand(2, batch_size, 3, generator=generator)
-
-    g = torch.Generator().manual_seed(0)
-    for model, hand in (
-        (MODELS["relu_output"](2, 3, 2, generator=g), True),
-        (ShiftedReLU(2, 3, 2, generator=g), False),
-        (SAES["gated"](2, 3, 4, generator=g), True),
-    ):
-        with Step(model, Dense(), torch.ones(2, 3), g, [8], None, prefetch=False) as step:
-            assert (step.loss_and_grads is not None) is hand
-
 SEEDS = 8
 DENSITIES = torch.tensor([1.0, 0.3, 0.1, 0.03])
 
