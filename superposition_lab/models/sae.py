@@ -139,6 +139,32 @@ class SAE(nn.Module):
             self._last_x = x.detach()  # (I, B, H): kept for resampling
         return {"mse": mse, **self.penalties(x, parts, x_hat)}
 
+    # ------------------------------------------------------------ the hand-written gradient
+    # What a variant's `loss_and_grads` reads of the model besides its parameters: if a subclass
+    # overrides one of these, the hand gradient no longer computes its loss (a variant adds its own).
+    HAND_GRADIENT_READS: tuple[str, ...] = ("pre_activation", "encode_parts", "decode", "penalties", "loss_terms")
+
+    def has_fused_step(self) -> bool:
+        """True when the variant's `loss_and_grads` computes exactly this model's loss, so the trainer
+        may skip autograd: nothing it reads (HAND_GRADIENT_READS) is overridden below the class that
+        wrote it."""
+        owner = next((c for c in type(self).__mro__ if "loss_and_grads" in vars(c)), None)
+        return owner is not None and all(
+            getattr(type(self), name) is getattr(owner, name) for name in self.HAND_GRADIENT_READS
+        )
+
+    @torch.no_grad()
+    def write_affine_grads(
+        self, xc: torch.Tensor, g: torch.Tensor, g_z: torch.Tensor, W_dec_grad: torch.Tensor
+    ) -> None:
+        """Write the gradients of the affine maps the variants share — z = W_enc (x − b_dec) + b_enc
+        and x̂ = W_dec f + b_dec — from xc = x − b_dec, ∂/∂x̂ = g (I, B, H), ∂/∂z = g_z (I, B, D) and
+        W_dec's gradient (any layout): autograd's operations and order, in the parameters' layout."""
+        self.W_dec.grad = W_dec_grad.contiguous()
+        self.W_enc.grad = torch.bmm(xc.transpose(1, 2), g_z)  # (I, H, D)
+        self.b_enc.grad = g_z.sum(dim=1)  # (I, D)
+        self.b_dec.grad = g.sum(dim=1) - torch.bmm(g_z, self.W_enc.transpose(1, 2)).sum(dim=1)  # (I, H)
+
     # ------------------------------------------------------------ constraints and dead latents
     @torch.no_grad()
     def before_step(self) -> None:

@@ -76,6 +76,8 @@ class GatedSAE(SAE):
 
     penalty: torch.Tensor  # buffer (I,)
 
+    HAND_GRADIENT_READS = (*SAE.HAND_GRADIENT_READS, "aux_trains_decoder")
+
     def __init__(
         self,
         *args: Any,
@@ -98,14 +100,6 @@ class GatedSAE(SAE):
     def aux_trains_decoder(self) -> bool:
         """Whether the auxiliary reconstruction trains the decoder (SAELens) or sees it frozen (eq. 8)."""
         return self.aux_decoder == "trained"
-
-    def has_fused_step(self) -> bool:
-        """True when `loss_and_grads` computes exactly this model's loss: a GatedSAE whose forward and
-        loss are not overridden by a subclass (the trainer then skips autograd)."""
-        return all(
-            getattr(type(self), name) is getattr(GatedSAE, name)
-            for name in ("encode_parts", "decode", "penalties", "loss_terms", "aux_trains_decoder")
-        )
 
     @torch.no_grad()
     def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:

@@ -101,6 +101,8 @@ class JumpReLUSAE(SAE):
     penalty: torch.Tensor  # buffer (I,)
     bandwidth: torch.Tensor  # buffer (I,)
 
+    HAND_GRADIENT_READS = (*SAE.HAND_GRADIENT_READS, "threshold")
+
     def __init__(
         self,
         *args: Any,
@@ -138,14 +140,6 @@ class JumpReLUSAE(SAE):
         if self.threshold_param == "direct":
             self.theta.clamp_(min=0.0)
 
-    def has_fused_step(self) -> bool:
-        """True when `loss_and_grads` computes exactly this model's loss: a JumpReLUSAE whose forward
-        and loss are not overridden by a subclass (the trainer then skips autograd)."""
-        return all(
-            getattr(type(self), name) is getattr(JumpReLUSAE, name)
-            for name in ("pre_activation", "encode_parts", "decode", "penalties", "loss_terms", "threshold")
-        )
-
     @torch.no_grad()
     def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
         """The objective (I,) = E‖x − x̂‖² + λ E‖f‖₀ on the batch x (I, B, H), with the gradient of its
@@ -181,10 +175,7 @@ class JumpReLUSAE(SAE):
             self.theta.grad = g_theta
         else:
             self.log_threshold.grad = g_theta * threshold  # through θ = exp(log θ)
-        self.W_dec.grad = torch.bmm(f.transpose(1, 2), g).transpose(1, 2).contiguous()  # (I, H, D)
-        self.W_enc.grad = torch.bmm(xc.transpose(1, 2), g_z)  # (I, H, D)
-        self.b_enc.grad = g_z.sum(dim=1)  # (I, D)
-        self.b_dec.grad = g.sum(dim=1) - torch.bmm(g_z, self.W_enc.transpose(1, 2)).sum(dim=1)  # (I, H)
+        self.write_affine_grads(xc, g, g_z, torch.bmm(f.transpose(1, 2), g).transpose(1, 2))
         return loss
 
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

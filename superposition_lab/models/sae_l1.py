@@ -77,20 +77,12 @@ class L1SAE(SAE):
     ) -> dict[str, torch.Tensor]:
         return {"l1": self.penalty * parts["f"].sum(dim=-1).mean(dim=1)}  # λ E‖f‖₁, (I,)
 
-    def has_fused_step(self) -> bool:
-        """True when `loss_and_grads` computes exactly this model's loss: an L1SAE whose forward and
-        loss are not overridden by a subclass (the trainer then skips autograd)."""
-        return all(
-            getattr(type(self), name) is getattr(L1SAE, name)
-            for name in ("pre_activation", "encode_parts", "decode", "penalties", "loss_terms")
-        )
-
     @torch.no_grad()
     def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
         """The objective (I,) = E‖x − x̂‖² + λ E‖f‖₁ on the batch x (I, B, H), with the gradient of its
         sum written to each parameter's `.grad` by hand — the same operations, in the same order, as
         autograd's backward of `loss_terms`, so the gradients are autograd's bit for bit (pinned by
-        tests/superposition_lab/models/test_sae_l1.py) at about half its cost on small SAEs.
+        tests/superposition_lab/models/test_sae_l1.py) without autograd's per-node overhead.
         Also records the fired latents and the batch, as `loss_terms` does in training.
         """
         n_batch = x.shape[1]
@@ -105,10 +97,7 @@ class L1SAE(SAE):
         g = ((1.0 / n_batch) * (2.0 * d)).neg_()  # (I, B, H)
         g_f = torch.bmm(g, self.W_dec) + (self.penalty / n_batch)[:, None, None]  # decoder and L1 paths
         g_z = torch.ops.aten.threshold_backward(g_f, f, 0.0)  # through the ReLU: autograd's own kernel
-        self.W_dec.grad = torch.bmm(f.transpose(1, 2), g).transpose(1, 2).contiguous()  # (I, H, D)
-        self.W_enc.grad = torch.bmm(xc.transpose(1, 2), g_z)  # (I, H, D)
-        self.b_enc.grad = g_z.sum(dim=1)  # (I, D)
-        self.b_dec.grad = g.sum(dim=1) - torch.bmm(g_z, self.W_enc.transpose(1, 2)).sum(dim=1)  # (I, H)
+        self.write_affine_grads(xc, g, g_z, torch.bmm(f.transpose(1, 2), g).transpose(1, 2))
         return loss
 
     @torch.no_grad()

@@ -133,14 +133,6 @@ class TopKSAE(SAE):
         aux = ((e - e_hat) ** 2).sum(dim=-1).mean(dim=1)  # (I,)
         return {"auxk": self.aux_coeff * aux * (n_dead > 0)}
 
-    def has_fused_step(self) -> bool:
-        """True when `loss_and_grads` computes exactly this model's loss: a TopKSAE whose forward and
-        loss are not overridden by a subclass (the trainer then skips autograd)."""
-        return all(
-            getattr(type(self), name) is getattr(TopKSAE, name)
-            for name in ("pre_activation", "encode_parts", "decode", "penalties", "loss_terms")
-        )
-
     @torch.no_grad()
     def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
         """The objective (I,) = E‖x − x̂‖² (+ α·AuxK) on the batch x (I, B, H), with the gradient of its
@@ -174,8 +166,5 @@ class TopKSAE(SAE):
             else:
                 loss = loss + torch.zeros_like(self.aux_coeff)
         xc = x - self.b_dec[:, None, :]  # as `pre_activation` centres x
-        self.W_dec.grad = W_dec_grad.contiguous()  # in the parameter's layout, as autograd leaves it
-        self.W_enc.grad = torch.bmm(xc.transpose(1, 2), g_z)  # (I, H, D)
-        self.b_enc.grad = g_z.sum(dim=1)  # (I, D)
-        self.b_dec.grad = g.sum(dim=1) - torch.bmm(g_z, self.W_enc.transpose(1, 2)).sum(dim=1)  # (I, H)
+        self.write_affine_grads(xc, g, g_z, W_dec_grad)
         return loss
