@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from superposition_lab.models import GatedSAE
+from tests.superposition_lab.models.hand_gradient import assert_hand_gradient_is_autograds, assert_same_training, pair
 
 
 def tiny(penalty: float = 0.5, magnitude_l1: bool = False) -> GatedSAE:
@@ -171,28 +172,9 @@ def test_default_gate_is_the_papers_heaviside_and_unknown_gate_is_an_error() -> 
         GatedSAE(1, 2, 2, generator=torch.Generator().manual_seed(0), gate="tanh")
 
 
-def _bits(t: torch.Tensor) -> torch.Tensor:
-    """The float32 bit patterns: equal here means equal to the bit, the sign of a zero included."""
-    return t.detach().contiguous().view(torch.int32)
-
-
-class _AutogradGated(GatedSAE):
-    """The same SAE trained through autograd (the trainer's generic path)."""
-
-    def has_fused_step(self) -> bool:
-        return False
-
-
-def _gated_pair(I: int, H: int, D: int, seed: int, **kw) -> tuple[GatedSAE, GatedSAE, torch.Generator]:
-    g = torch.Generator().manual_seed(seed)
-    kw = dict(penalty=torch.rand(I, generator=g).tolist(), **kw)
-    a = _AutogradGated(I, H, D, generator=torch.Generator().manual_seed(seed), **kw)
-    b = GatedSAE(I, H, D, generator=torch.Generator().manual_seed(seed), **kw)
-    with torch.no_grad():  # nonzero biases and magnitude scales, so that every term is exercised
-        for name in ("b_dec", "b_enc", "r_mag", "b_mag"):
-            getattr(a, name).normal_(0.0, 0.1, generator=g)
-            getattr(b, name).copy_(getattr(a, name))
-    return a, b, g
+def _gated_pair(I: int, H: int, D: int, seed: int, **kw):
+    penalty = torch.rand(I, generator=torch.Generator().manual_seed(seed)).tolist()
+    return pair(GatedSAE, I, H, D, seed, biases=("b_dec", "b_enc", "r_mag", "b_mag"), penalty=penalty, **kw)
 
 
 @pytest.mark.parametrize("gate", ["heaviside", "sigmoid"])
@@ -202,28 +184,10 @@ def _gated_pair(I: int, H: int, D: int, seed: int, **kw) -> tuple[GatedSAE, Gate
 def test_hand_gradient_is_autograds_bit_for_bit(gate: str, aux_decoder: str, magnitude_l1: bool, shape) -> None:
     I, B, H, D = shape
     a, b, g = _gated_pair(I, H, D, seed=I + D, gate=gate, aux_decoder=aux_decoder, magnitude_l1=magnitude_l1)
-    x = torch.relu(torch.randn(I, B, H, generator=g))
-    loss = sum(a.loss_terms(x).values())
-    loss.sum().backward()
-    assert torch.equal(_bits(b.loss_and_grads(x)), _bits(loss))
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
-        assert torch.equal(_bits(pa.grad), _bits(pb.grad)), name
-        assert pa.grad.stride() == pb.grad.stride(), name  # the layout too: a reduction's order follows it
-    assert torch.equal(a._fired, b._fired)
-    assert b.has_fused_step() and not a.has_fused_step()
+    assert_hand_gradient_is_autograds(a, b, torch.relu(torch.randn(I, B, H, generator=g)))
 
 
 @pytest.mark.parametrize("aux_decoder", ["frozen", "trained"])
 def test_training_on_the_hand_gradient_is_autograds_bit_for_bit(aux_decoder: str) -> None:
-    from superposition_lab.ground_truth import GroundTruth, feature_directions
-    from superposition_lab.train import TrainConfig, train
-
     a, b, _ = _gated_pair(2, 8, 16, seed=5, aux_decoder=aux_decoder)
-    data = GroundTruth(
-        feature_directions(2, 8, 24, generator=torch.Generator().manual_seed(1)), torch.full((2, 24), 0.1)
-    )
-    cfg = TrainConfig(steps=60, batch_size=64, clip_grad_norm=1.0, schedule="cosine", check_every=10)
-    for model in (a, b):
-        train(model, data, torch.ones(2, 8), cfg, generator=torch.Generator().manual_seed(2))
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
-        assert torch.equal(_bits(pa), _bits(pb)), name
+    assert_same_training(a, b)

@@ -9,6 +9,7 @@ import torch
 
 from superposition_lab.models import JumpReLUSAE
 from superposition_lab.models.sae_jumprelu import jumprelu, step
+from tests.superposition_lab.models.hand_gradient import assert_hand_gradient_is_autograds, assert_same_training, pair
 
 
 def test_forward_keeps_values_above_the_threshold_only() -> None:
@@ -139,29 +140,10 @@ def test_direct_threshold_is_saelens_parameterisation() -> None:
         JumpReLUSAE(1, 2, 2, generator=g().manual_seed(0), threshold_param="exp")
 
 
-def _bits(t: torch.Tensor) -> torch.Tensor:
-    """The float32 bit patterns: equal here means equal to the bit, the sign of a zero included."""
-    return t.detach().contiguous().view(torch.int32)
-
-
-class _AutogradJumpReLU(JumpReLUSAE):
-    """The same SAE trained through autograd (the trainer's generic path)."""
-
-    def has_fused_step(self) -> bool:
-        return False
-
-
-def _jumprelu_pair(I: int, H: int, D: int, seed: int, **kw) -> tuple[JumpReLUSAE, JumpReLUSAE, torch.Generator]:
-    g = torch.Generator().manual_seed(seed)
-    kw = dict(penalty=torch.rand(I, generator=g).tolist(), bandwidth=0.3, threshold_init=0.2, **kw)
-    a = _AutogradJumpReLU(I, H, D, generator=torch.Generator().manual_seed(seed), **kw)
-    b = JumpReLUSAE(I, H, D, generator=torch.Generator().manual_seed(seed), **kw)
-    with torch.no_grad():  # nonzero biases; pre-activations land inside the rectangle kernel's window
-        a.b_dec.normal_(0.0, 0.1, generator=g)
-        a.b_enc.normal_(0.0, 0.1, generator=g)
-        b.b_dec.copy_(a.b_dec)
-        b.b_enc.copy_(a.b_enc)
-    return a, b, g
+def _jumprelu_pair(I: int, H: int, D: int, seed: int, **kw):
+    penalty = torch.rand(I, generator=torch.Generator().manual_seed(seed)).tolist()
+    # θ and ε put many pre-activations inside the rectangle kernel's window
+    return pair(JumpReLUSAE, I, H, D, seed, penalty=penalty, bandwidth=0.3, threshold_init=0.2, **kw)
 
 
 @pytest.mark.parametrize("form", ["jump", "shifted_relu"])
@@ -170,28 +152,10 @@ def _jumprelu_pair(I: int, H: int, D: int, seed: int, **kw) -> tuple[JumpReLUSAE
 def test_hand_gradient_is_autograds_bit_for_bit(form: str, threshold_param: str, shape) -> None:
     I, B, H, D = shape
     a, b, g = _jumprelu_pair(I, H, D, seed=I + D, form=form, threshold_param=threshold_param)
-    x = torch.relu(torch.randn(I, B, H, generator=g))
-    loss = sum(a.loss_terms(x).values())
-    loss.sum().backward()
-    assert torch.equal(_bits(b.loss_and_grads(x)), _bits(loss))
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
-        assert torch.equal(_bits(pa.grad), _bits(pb.grad)), name
-        assert pa.grad.stride() == pb.grad.stride(), name  # the layout too: a reduction's order follows it
-    assert torch.equal(a._fired, b._fired)
-    assert b.has_fused_step() and not a.has_fused_step()
+    assert_hand_gradient_is_autograds(a, b, torch.relu(torch.randn(I, B, H, generator=g)))
 
 
 @pytest.mark.parametrize("threshold_param", ["log", "direct"])
 def test_training_on_the_hand_gradient_is_autograds_bit_for_bit(threshold_param: str) -> None:
-    from superposition_lab.ground_truth import GroundTruth, feature_directions
-    from superposition_lab.train import TrainConfig, train
-
     a, b, _ = _jumprelu_pair(2, 8, 16, seed=5, threshold_param=threshold_param)
-    data = GroundTruth(
-        feature_directions(2, 8, 24, generator=torch.Generator().manual_seed(1)), torch.full((2, 24), 0.1)
-    )
-    cfg = TrainConfig(steps=60, batch_size=64, clip_grad_norm=1.0, schedule="cosine", check_every=10)
-    for model in (a, b):
-        train(model, data, torch.ones(2, 8), cfg, generator=torch.Generator().manual_seed(2))
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
-        assert torch.equal(_bits(pa), _bits(pb)), name
+    assert_same_training(a, b)

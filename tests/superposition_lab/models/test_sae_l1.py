@@ -7,6 +7,8 @@ import torch
 
 from superposition_lab.models import L1SAE
 from superposition_lab.models.sae_l1 import resample_weights
+from superposition_lab.train import TrainConfig
+from tests.superposition_lab.models.hand_gradient import assert_hand_gradient_is_autograds, assert_same_training, pair
 
 
 def tiny(penalty=0.5, **kw) -> L1SAE:
@@ -184,7 +186,7 @@ def test_resampling_resets_the_adam_moments_of_what_it_reinitialises() -> None:
 
 def test_training_binds_the_optimiser() -> None:
     from superposition_lab.ground_truth import GroundTruth, feature_directions
-    from superposition_lab.train import TrainConfig, train
+    from superposition_lab.train import train
 
     m = L1SAE(2, 3, 4, generator=torch.Generator().manual_seed(0))
     data = GroundTruth(feature_directions(2, 3, 4, generator=torch.Generator().manual_seed(1)), torch.full((2, 4), 0.3))
@@ -192,60 +194,23 @@ def test_training_binds_the_optimiser() -> None:
     assert isinstance(m.optimizer, torch.optim.AdamW) and m.W_enc in m.optimizer.state
 
 
-def _bits(t: torch.Tensor) -> torch.Tensor:
-    """The float32 bit patterns: equal here means equal to the bit, the sign of a zero included."""
-    return t.detach().contiguous().view(torch.int32)
-
-
-class _AutogradL1(L1SAE):
-    """The same SAE trained through autograd (the trainer's generic path)."""
-
-    def has_fused_step(self) -> bool:
-        return False
-
-
-def _pair(I: int, H: int, D: int, seed: int, **kw) -> tuple[L1SAE, L1SAE, torch.Generator]:
-    g = torch.Generator().manual_seed(seed)
-    penalty = (torch.rand(I, generator=g) * 0.5).tolist()
-    a = _AutogradL1(I, H, D, generator=torch.Generator().manual_seed(seed), penalty=penalty, **kw)
-    b = L1SAE(I, H, D, generator=torch.Generator().manual_seed(seed), penalty=penalty, **kw)
-    with torch.no_grad():  # nonzero biases, so that every term of the gradient is exercised
-        a.b_dec.normal_(0.0, 0.1, generator=g)
-        a.b_enc.normal_(0.0, 0.1, generator=g)
-        b.b_dec.copy_(a.b_dec)
-        b.b_enc.copy_(a.b_enc)
-    return a, b, g
+def _l1_pair(I: int, H: int, D: int, seed: int, **kw):
+    penalty = (torch.rand(I, generator=torch.Generator().manual_seed(seed)) * 0.5).tolist()
+    return pair(L1SAE, I, H, D, seed, penalty=penalty, **kw)
 
 
 @pytest.mark.parametrize("shape", [(1, 1024, 32, 64), (3, 100, 7, 13), (8, 256, 12, 48), (2, 5, 3, 4)])
 def test_hand_gradient_is_autograds_bit_for_bit(shape) -> None:
     I, B, H, D = shape
-    a, b, g = _pair(I, H, D, seed=I + D)
-    x = torch.relu(torch.randn(I, B, H, generator=g))
-    loss = sum(a.loss_terms(x).values())
-    loss.sum().backward()
-    assert torch.equal(_bits(b.loss_and_grads(x)), _bits(loss))
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
-        assert torch.equal(_bits(pa.grad), _bits(pb.grad)), name
-        assert pa.grad.stride() == pb.grad.stride(), name  # the layout too: a reduction's order follows it
-    assert torch.equal(a._fired, b._fired)
-    assert b.has_fused_step() and not a.has_fused_step()
+    a, b, g = _l1_pair(I, H, D, seed=I + D)
+    assert_hand_gradient_is_autograds(a, b, torch.relu(torch.randn(I, B, H, generator=g)))
 
 
 def test_training_on_the_hand_gradient_is_autograds_bit_for_bit() -> None:
     """A whole run (resampling, gradient clipping, a schedule) ends in the same parameters."""
-    from superposition_lab.ground_truth import GroundTruth, feature_directions
-    from superposition_lab.train import TrainConfig, train
-
-    a, b, _ = _pair(2, 8, 16, seed=5, resample_at=(40,), dead_window=20)
+    a, b, _ = _l1_pair(2, 8, 16, seed=5, resample_at=(40,), dead_window=20)
     with torch.no_grad():  # four latents that never fire, for resampling to revive
         a.b_enc[:, :4] = -5.0
         b.b_enc[:, :4] = -5.0
-    dirs = feature_directions(2, 8, 24, generator=torch.Generator().manual_seed(1))
-    data = GroundTruth(dirs, torch.full((2, 24), 0.1))
-    cfg = TrainConfig(steps=80, batch_size=64, clip_grad_norm=1.0, schedule="cosine", check_every=10)
-    for model in (a, b):
-        train(model, data, torch.ones(2, 8), cfg, generator=torch.Generator().manual_seed(2))
+    assert_same_training(a, b, steps=80)
     assert a.resampled == b.resampled and any(n for _, counts in b.resampled for n in counts)
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
-        assert torch.equal(_bits(pa), _bits(pb)), name

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from superposition_lab.models import TopKSAE
 from superposition_lab.models.sae_topk import topk_mask
+from tests.superposition_lab.models.hand_gradient import assert_hand_gradient_is_autograds, assert_same_training, pair
 
 
 def test_k1_keeps_only_the_largest_preactivation() -> None:
@@ -115,28 +116,9 @@ def test_topk_mask_is_torch_topks_set(case: str) -> None:
         assert torch.equal(topk_mask(z, k), expected)
 
 
-def _bits(t: torch.Tensor) -> torch.Tensor:
-    """The float32 bit patterns: equal here means equal to the bit, the sign of a zero included."""
-    return t.detach().contiguous().view(torch.int32)
-
-
-class _AutogradTopK(TopKSAE):
-    """The same SAE trained through autograd (the trainer's generic path)."""
-
-    def has_fused_step(self) -> bool:
-        return False
-
-
-def _topk_pair(I: int, H: int, D: int, seed: int, **kw) -> tuple[TopKSAE, TopKSAE, torch.Generator]:
-    g = torch.Generator().manual_seed(seed)
-    kw = dict(k=torch.randint(1, 5, (I,), generator=g).tolist(), **kw)
-    a = _AutogradTopK(I, H, D, generator=torch.Generator().manual_seed(seed), **kw)
-    b = TopKSAE(I, H, D, generator=torch.Generator().manual_seed(seed), **kw)
-    with torch.no_grad():  # nonzero biases, so that every term of the gradient is exercised
-        for name in ("b_dec", "b_enc"):
-            getattr(a, name).normal_(0.0, 0.1, generator=g)
-            getattr(b, name).copy_(getattr(a, name))
-    return a, b, g
+def _topk_pair(I: int, H: int, D: int, seed: int, **kw):
+    k = torch.randint(1, 5, (I,), generator=torch.Generator().manual_seed(seed)).tolist()
+    return pair(TopKSAE, I, H, D, seed, k=k, **kw)
 
 
 @pytest.mark.parametrize("dead", ["none", "some", "auxk_off"])
@@ -148,32 +130,14 @@ def test_hand_gradient_is_autograds_bit_for_bit(dead: str, shape) -> None:
         for m in (a, b):
             m.steps_since_fired[:, ::3] = 10
             m.steps_since_fired[0, :] = 0
-    x = torch.relu(torch.randn(I, B, H, generator=g))
-    loss = sum(a.loss_terms(x).values())
-    loss.sum().backward()
-    assert torch.equal(_bits(b.loss_and_grads(x)), _bits(loss))
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
-        assert torch.equal(_bits(pa.grad), _bits(pb.grad)), name
-        assert pa.grad.stride() == pb.grad.stride(), name  # the layout too: a reduction's order follows it
-    assert torch.equal(a._fired, b._fired)
-    assert b.has_fused_step() and not a.has_fused_step()
+    assert_hand_gradient_is_autograds(a, b, torch.relu(torch.randn(I, B, H, generator=g)))
 
 
 def test_training_on_the_hand_gradient_is_autograds_bit_for_bit() -> None:
     """A whole run in which latents die and AuxK pulls them back ends in the same parameters."""
-    from superposition_lab.ground_truth import GroundTruth, feature_directions
-    from superposition_lab.train import TrainConfig, train
-
     a, b, _ = _topk_pair(2, 8, 16, seed=5, dead_window=10)
     with torch.no_grad():  # four latents that start dead, for AuxK to work on
         a.b_enc[:, :4] = -5.0
         b.b_enc[:, :4] = -5.0
-    data = GroundTruth(
-        feature_directions(2, 8, 24, generator=torch.Generator().manual_seed(1)), torch.full((2, 24), 0.1)
-    )
-    cfg = TrainConfig(steps=60, batch_size=64, lr=0.01, schedule="cosine", check_every=10)
-    for model in (a, b):
-        train(model, data, torch.ones(2, 8), cfg, generator=torch.Generator().manual_seed(2))
+    assert_same_training(a, b, lr=0.01, clip_grad_norm=0.0)
     assert any(max(fractions) > 0 for _, fractions in b.dead_history)  # AuxK had dead latents to work on
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
-        assert torch.equal(_bits(pa), _bits(pb)), name

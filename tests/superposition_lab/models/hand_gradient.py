@@ -1,0 +1,64 @@
+"""Shared checks for the SAE variants' hand-written gradients (`loss_and_grads`): each must be
+autograd's to the bit — values, the sign of every zero, and the layout (a reduction's order
+follows it) — on one batch and over a whole training run."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import torch
+
+from superposition_lab.ground_truth import GroundTruth, feature_directions
+from superposition_lab.models.sae import SAE
+from superposition_lab.train import TrainConfig, train
+
+
+def bits(t: torch.Tensor) -> torch.Tensor:
+    """The float32 bit patterns: equal here means equal to the bit, the sign of a zero included."""
+    return t.detach().contiguous().view(torch.int32)
+
+
+@cache
+def autograd_twin(cls: type[SAE]) -> type[SAE]:
+    """`cls` trained through autograd: the trainer's generic path, never the hand gradient."""
+    return type(f"Autograd{cls.__name__}", (cls,), {"has_fused_step": lambda self: False})
+
+
+def pair(
+    cls: type[SAE], I: int, H: int, D: int, seed: int, biases: tuple[str, ...] = ("b_dec", "b_enc"), **kw
+) -> tuple[SAE, SAE, torch.Generator]:
+    """(autograd model, hand-gradient model) with equal parameters; `biases` drawn nonzero so that
+    every term of the gradient is exercised."""
+    g = torch.Generator().manual_seed(seed)
+    a = autograd_twin(cls)(I, H, D, generator=torch.Generator().manual_seed(seed), **kw)
+    b = cls(I, H, D, generator=torch.Generator().manual_seed(seed), **kw)
+    with torch.no_grad():
+        for name in biases:
+            getattr(a, name).normal_(0.0, 0.1, generator=g)
+            getattr(b, name).copy_(getattr(a, name))
+    return a, b, g
+
+
+def assert_hand_gradient_is_autograds(a: SAE, b: SAE, x: torch.Tensor) -> None:
+    """One batch: b's `loss_and_grads` against autograd on a's `loss_terms` (a, b equal models)."""
+    loss = sum(a.loss_terms(x).values())
+    loss.sum().backward()
+    assert torch.equal(bits(b.loss_and_grads(x)), bits(loss))
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert torch.equal(bits(pa.grad), bits(pb.grad)), name
+        assert pa.grad.stride() == pb.grad.stride(), name
+    assert torch.equal(a._fired, b._fired)
+    assert b.has_fused_step() and not a.has_fused_step()
+
+
+def assert_same_training(a: SAE, b: SAE, **cfg: object) -> None:
+    """A whole run on ground-truth data (2 instances, 24 features in 8 dims; by default 60 steps with
+    gradient clipping and a cosine schedule, `cfg` overrides): the same parameters at the end."""
+    options = dict(steps=60, batch_size=64, clip_grad_norm=1.0, schedule="cosine", check_every=10) | cfg
+    config = TrainConfig(**options)  # type: ignore[arg-type]
+    dirs = feature_directions(2, 8, 24, generator=torch.Generator().manual_seed(1))
+    data = GroundTruth(dirs, torch.full((2, 24), 0.1))
+    for model in (a, b):
+        train(model, data, torch.ones(2, 8), config, generator=torch.Generator().manual_seed(2))
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert torch.equal(bits(pa), bits(pb)), name
