@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["SAE", "per_instance", "one_of"]
+__all__ = ["SAE", "per_instance", "one_of", "squared_error_grad"]
 
 
 def one_of(name: str, value: str, allowed: Sequence[str]) -> str:
@@ -54,6 +54,13 @@ def per_instance(
     if t.shape != (n_instances,):
         raise ValueError(f"need a scalar or one value per instance ({n_instances}), got shape {tuple(t.shape)}")
     return t.clone()
+
+
+def squared_error_grad(d: torch.Tensor) -> torch.Tensor:
+    """∂/∂x̂ of Σ_instances E_b ‖x − x̂‖² for d = x − x̂ (I, B, H), formed as autograd forms it — the
+    mean's 1/B times the square's 2d, negated through the difference — so a hand-written gradient
+    that starts from it stays autograd's bit for bit."""
+    return ((1.0 / d.shape[1]) * (2.0 * d)).neg_()
 
 
 class SAE(nn.Module):

@@ -60,7 +60,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from superposition_lab.models.sae import SAE, one_of
+from superposition_lab.models.sae import SAE, one_of, squared_error_grad
 
 __all__ = ["GatedSAE", "AUX_DECODERS", "GATES"]
 
@@ -120,7 +120,7 @@ class GatedSAE(SAE):
         mag = torch.relu(pi_mag)
         open_ = torch.sigmoid(pi_gate) if sigmoid else (pi_gate > 0).to(pi_mag.dtype)
         f = open_ * mag
-        d = x - (torch.bmm(f, self.W_dec.transpose(1, 2)) + self.b_dec[:, None, :])  # x − x̂
+        d = x - self.decode(f)  # x − x̂, (I, B, H)
         loss = (d**2).sum(dim=-1).mean(dim=1)  # mse, (I,)
         gate = torch.sigmoid(pi_gate) if sigmoid else torch.relu(pi_gate)  # what the L1 term sees
         l1 = self.penalty * gate.sum(dim=-1).mean(dim=1)
@@ -128,12 +128,12 @@ class GatedSAE(SAE):
             l1 = l1 + self.penalty * f.sum(dim=-1).mean(dim=1)
         loss = loss + l1
         if not sigmoid:  # the auxiliary reconstruction through the gate
-            d_aux = x - (torch.bmm(gate, self.W_dec.transpose(1, 2)) + self.b_dec[:, None, :])
+            d_aux = x - self.decode(gate)  # x − x̂_gate
             loss = loss + (d_aux**2).sum(dim=-1).mean(dim=1)
         self._fired = f.abs().sum(dim=1) > 0  # as `loss_terms` records it
         self._last_x = x
         # backward, as autograd takes it
-        g = ((1.0 / n_batch) * (2.0 * d)).neg_()  # ∂/∂x̂, (I, B, H)
+        g = squared_error_grad(d)  # ∂/∂x̂, (I, B, H)
         g_f = torch.bmm(g, self.W_dec)  # ∂/∂f, (I, B, D)
         g_l1 = (self.penalty / n_batch)[:, None, None].expand_as(f)  # ∂/∂ of a λ·E‖·‖₁ term's argument
         if self.magnitude_l1:
@@ -144,7 +144,7 @@ class GatedSAE(SAE):
         if sigmoid:  # two sigmoids of π_gate: in f and in the L1 term
             g_gate = torch.ops.aten.sigmoid_backward(g_f * mag, open_) + torch.ops.aten.sigmoid_backward(g_l1, gate)
         else:
-            g_aux = ((1.0 / n_batch) * (2.0 * d_aux)).neg_()  # ∂/∂x̂_gate
+            g_aux = squared_error_grad(d_aux)  # ∂/∂x̂_gate
             g_gate = torch.ops.aten.threshold_backward(g_l1 + torch.bmm(g_aux, self.W_dec), gate, 0.0)
             if trained:  # the auxiliary term trains the decoder too (SAELens); its gradients arrive first
                 W_dec_grad = torch.bmm(gate.transpose(1, 2), g_aux).transpose(1, 2) + W_dec_grad

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from superposition_lab.models.sae import SAE, one_of
+from superposition_lab.models.sae import SAE, one_of, squared_error_grad
 
 __all__ = ["JumpReLUSAE", "jumprelu", "step", "FORMS", "THRESHOLD_PARAMS"]
 
@@ -155,12 +155,12 @@ class JumpReLUSAE(SAE):
         theta, eps = threshold[:, None, :], self.bandwidth[:, None, None]
         above = (z > theta).to(z.dtype)  # H(z − θ)
         f = torch.relu(z - theta) if self.form == "shifted_relu" else z * above
-        d = x - (torch.bmm(f, self.W_dec.transpose(1, 2)) + self.b_dec[:, None, :])  # x − x̂
+        d = x - self.decode(f)  # x − x̂, (I, B, H)
         loss = (d**2).sum(dim=-1).mean(dim=1) + self.penalty * above.sum(dim=-1).mean(dim=1)  # mse + l0, (I,)
         self._fired = f.abs().sum(dim=1) > 0  # as `loss_terms` records it
         self._last_x = x
         # backward, as autograd takes it
-        g = ((1.0 / n_batch) * (2.0 * d)).neg_()  # ∂/∂x̂, (I, B, H)
+        g = squared_error_grad(d)  # ∂/∂x̂, (I, B, H)
         g_f = torch.bmm(g, self.W_dec)  # ∂/∂f, (I, B, D)
         rect = _rectangle(z, theta, eps)  # K((z − θ)/ε)/ε
         if self.form == "shifted_relu":

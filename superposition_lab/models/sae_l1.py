@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from superposition_lab.models.sae import SAE
+from superposition_lab.models.sae import SAE, squared_error_grad
 
 __all__ = ["L1SAE", "resample_weights"]
 
@@ -88,13 +88,12 @@ class L1SAE(SAE):
         n_batch = x.shape[1]
         xc = x - self.b_dec[:, None, :]  # (I, B, H)
         f = torch.relu(torch.bmm(xc, self.W_enc) + self.b_enc[:, None, :])  # (I, B, D)
-        W_dec_t = self.W_dec.transpose(1, 2)  # (I, D, H)
-        d = x - (torch.bmm(f, W_dec_t) + self.b_dec[:, None, :])  # x − x̂
+        d = x - self.decode(f)  # x − x̂, (I, B, H)
         loss = (d**2).sum(dim=-1).mean(dim=1) + self.penalty * f.sum(dim=-1).mean(dim=1)  # mse + l1, (I,)
         self._fired = f.sum(dim=1) > 0  # `loss_terms`' Σ_b |f| > 0, with f ≥ 0 here (a ReLU)
         self._last_x = x
         # backward, as autograd takes it: ∂/∂x̂ of the mean squared error, then the two uses of f
-        g = ((1.0 / n_batch) * (2.0 * d)).neg_()  # (I, B, H)
+        g = squared_error_grad(d)  # (I, B, H)
         g_f = torch.bmm(g, self.W_dec) + (self.penalty / n_batch)[:, None, None]  # decoder and L1 paths
         g_z = torch.ops.aten.threshold_backward(g_f, f, 0.0)  # through the ReLU: autograd's own kernel
         self.write_affine_grads(xc, g, g_z, torch.bmm(f.transpose(1, 2), g).transpose(1, 2))

@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from superposition_lab.models.sae import SAE
+from superposition_lab.models.sae import SAE, squared_error_grad
 
 __all__ = ["TopKSAE", "topk_mask"]
 
@@ -143,11 +143,11 @@ class TopKSAE(SAE):
         n_batch = x.shape[1]
         parts = self.encode_parts(x)
         f, z = parts["f"], parts["z"]  # (I, B, D)
-        d = x - (torch.bmm(f, self.W_dec.transpose(1, 2)) + self.b_dec[:, None, :])  # x − x̂
+        d = x - self.decode(f)  # x − x̂, (I, B, H)
         loss = (d**2).sum(dim=-1).mean(dim=1)  # mse, (I,)
         self._fired = f.abs().sum(dim=1) > 0  # as `loss_terms` records it
         self._last_x = x
-        g = ((1.0 / n_batch) * (2.0 * d)).neg_()  # ∂/∂x̂, (I, B, H)
+        g = squared_error_grad(d)  # ∂/∂x̂, (I, B, H)
         # through ReLU(z · keep): the top-K mask is 1 wherever f > 0, so it changes no value here
         g_z = torch.ops.aten.threshold_backward(torch.bmm(g, self.W_dec), f, 0.0)
         W_dec_grad = torch.bmm(f.transpose(1, 2), g).transpose(1, 2)
