@@ -183,11 +183,12 @@ class Step:
         self.loss_and_grads = hand if hand is not None and model.has_fused_step() else None  # type: ignore[attr-defined]
         self.batches = prefetched(lambda b: sampler.sample(b, generator), sizes, importance.device, prefetch)
 
-    def __call__(self, loss: bool = True) -> torch.Tensor:
-        """One optimiser step on the next batch; returns the per-instance loss (I,) (always computed here)."""
+    def __call__(self, loss: bool = True) -> torch.Tensor | None:
+        """One optimiser step on the next batch; returns the per-instance loss (I,) when `loss` (autograd
+        forms it anyway and returns it always; a hand-written gradient leaves it out, None, when not asked)."""
         assert self.opt is not None, "built without an optimiser: only loss() can be used"
         if self.loss_and_grads is not None:
-            out = self.loss_and_grads(next(self.batches))  # (I,), and every parameter's .grad
+            out = self.loss_and_grads(next(self.batches), loss=loss)  # (I,) or None, and every parameter's .grad
         else:
             out = _objective(self.model, next(self.batches), self.importance)  # (I,)
             self.opt.zero_grad(set_to_none=True)

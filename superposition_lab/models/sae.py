@@ -59,8 +59,9 @@ def per_instance(
 def squared_error_grad(d: torch.Tensor) -> torch.Tensor:
     """∂/∂x̂ of Σ_instances E_b ‖x − x̂‖² for d = x − x̂ (I, B, H), formed as autograd forms it — the
     mean's 1/B times the square's 2d, negated through the difference — so a hand-written gradient
-    that starts from it stays autograd's bit for bit."""
-    return ((1.0 / d.shape[1]) * (2.0 * d)).neg_()
+    that starts from it stays autograd's bit for bit. Written over d (its storage is reused: one
+    (I, B, H) buffer less per step; each product rounds as autograd's does, the factors commute)."""
+    return d.mul_(2.0).mul_(1.0 / d.shape[1]).neg_()
 
 
 class SAE(nn.Module):
@@ -110,7 +111,7 @@ class SAE(nn.Module):
     # ------------------------------------------------------------ forward
     def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
         """W_enc (x − b_dec) + b_enc for x (I, B, H) → (I, B, D)."""
-        return torch.bmm(x - self.b_dec[:, None, :], self.W_enc) + self.b_enc[:, None, :]
+        return torch.bmm(x - self.b_dec[:, None, :], self.W_enc).add_(self.b_enc[:, None, :])
 
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The code f (key "f", (I, B, D)) plus whatever the variant's loss terms reuse."""
@@ -122,7 +123,7 @@ class SAE(nn.Module):
 
     def decode(self, f: torch.Tensor) -> torch.Tensor:
         """x̂ = W_dec f + b_dec for f (I, B, D) → (I, B, H)."""
-        return torch.bmm(f, self.W_dec.transpose(1, 2)) + self.b_dec[:, None, :]  # (I,B,D) @ (I,D,H)
+        return torch.bmm(f, self.W_dec.transpose(1, 2)).add_(self.b_dec[:, None, :])  # (I,B,D) @ (I,D,H)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))

@@ -102,62 +102,70 @@ class GatedSAE(SAE):
         return self.aux_decoder == "trained"
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
+    def loss_and_grads(self, x: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
         """The objective (I,) of `loss_terms` on the batch x (I, B, H), with the gradient of its sum
         written to each parameter's `.grad` by hand: autograd's operations in autograd's order (where a
         tensor collects three gradients, in the order autograd adds them), so the gradients are
         autograd's bit for bit for every gate, decoder and ablation option (pinned by
-        tests/superposition_lab/models/test_sae_gated.py) without its per-node overhead.
+        tests/superposition_lab/models/test_sae_gated.py) without its per-node overhead. With
+        `loss=False` the objective is not formed (None).
         """
         n_batch = x.shape[1]
         sigmoid = self.gate == "sigmoid"
         trained = self.aux_trains_decoder
         centred = x - self.b_dec[:, None, :]  # (I, B, H)
-        pi_gate = torch.bmm(centred, self.W_enc) + self.b_enc[:, None, :]  # (I, B, D)
+        # elementwise steps in place on tensors nothing else holds: the same values, fewer buffers
+        pi_gate = torch.bmm(centred, self.W_enc).add_(self.b_enc[:, None, :])  # (I, B, D)
         scale = torch.exp(self.r_mag)  # (I, D)
         W_mag = self.W_enc * scale[:, None, :]
-        pi_mag = torch.bmm(centred, W_mag) + self.b_mag[:, None, :]
-        mag = torch.relu(pi_mag)
-        open_ = torch.sigmoid(pi_gate) if sigmoid else (pi_gate > 0).to(pi_mag.dtype)
+        mag = torch.bmm(centred, W_mag).add_(self.b_mag[:, None, :]).relu_()  # ReLU(π_mag)
+        open_ = torch.sigmoid(pi_gate) if sigmoid else (pi_gate > 0).to(mag.dtype)
         f = open_ * mag
-        d = x - self.decode(f)  # x − x̂, (I, B, H)
-        loss = (d**2).sum(dim=-1).mean(dim=1)  # mse, (I,)
-        gate = torch.sigmoid(pi_gate) if sigmoid else torch.relu(pi_gate)  # what the L1 term sees
-        l1 = self.penalty * gate.sum(dim=-1).mean(dim=1)
-        if self.magnitude_l1:
-            l1 = l1 + self.penalty * f.sum(dim=-1).mean(dim=1)
-        loss = loss + l1
+        x_hat = self.decode(f)
+        d = torch.sub(x, x_hat, out=x_hat)  # x − x̂, (I, B, H)
+        gate = open_ if sigmoid else pi_gate.relu_()  # what the L1 term sees: σ(π_gate) or ReLU(π_gate)
         if not sigmoid:  # the auxiliary reconstruction through the gate
-            d_aux = x - self.decode(gate)  # x − x̂_gate
-            loss = loss + (d_aux**2).sum(dim=-1).mean(dim=1)
+            x_gate = self.decode(gate)
+            d_aux = torch.sub(x, x_gate, out=x_gate)  # x − x̂_gate
+        out = None
+        if loss:
+            out = (d**2).sum(dim=-1).mean(dim=1)  # mse, (I,)
+            l1 = self.penalty * gate.sum(dim=-1).mean(dim=1)
+            if self.magnitude_l1:
+                l1 = l1 + self.penalty * f.sum(dim=-1).mean(dim=1)
+            out = out + l1
+            if not sigmoid:
+                out = out + (d_aux**2).sum(dim=-1).mean(dim=1)
         self._fired = f.abs().sum(dim=1) > 0  # as `loss_terms` records it
         self._last_x = x
         # backward, as autograd takes it
-        g = squared_error_grad(d)  # ∂/∂x̂, (I, B, H)
+        g = squared_error_grad(d)  # ∂/∂x̂, (I, B, H), over d
         g_f = torch.bmm(g, self.W_dec)  # ∂/∂f, (I, B, D)
         g_l1 = (self.penalty / n_batch)[:, None, None].expand_as(f)  # ∂/∂ of a λ·E‖·‖₁ term's argument
         if self.magnitude_l1:
-            g_f = g_f + g_l1
-        g_mag = torch.ops.aten.threshold_backward(g_f * open_, mag, 0.0)  # ∂/∂π_mag
+            g_f = g_f.add_(g_l1)
+        g_mag = g_f * open_
+        g_mag = torch.ops.aten.threshold_backward.grad_input(g_mag, mag, 0.0, grad_input=g_mag)  # ∂/∂π_mag
         W_dec_grad = torch.bmm(f.transpose(1, 2), g).transpose(1, 2)
         b_dec_grad = g.sum(dim=1)
         if sigmoid:  # two sigmoids of π_gate: in f and in the L1 term
             g_gate = torch.ops.aten.sigmoid_backward(g_f * mag, open_) + torch.ops.aten.sigmoid_backward(g_l1, gate)
         else:
-            g_aux = squared_error_grad(d_aux)  # ∂/∂x̂_gate
-            g_gate = torch.ops.aten.threshold_backward(g_l1 + torch.bmm(g_aux, self.W_dec), gate, 0.0)
+            g_aux = squared_error_grad(d_aux)  # ∂/∂x̂_gate, over d_aux
+            g_gate = torch.bmm(g_aux, self.W_dec).add_(g_l1)
+            g_gate = torch.ops.aten.threshold_backward.grad_input(g_gate, gate, 0.0, grad_input=g_gate)
             if trained:  # the auxiliary term trains the decoder too (SAELens); its gradients arrive first
                 W_dec_grad = torch.bmm(gate.transpose(1, 2), g_aux).transpose(1, 2) + W_dec_grad
                 b_dec_grad = g_aux.sum(dim=1) + b_dec_grad
         g_W_mag = torch.bmm(centred.transpose(1, 2), g_mag)  # (I, H, D)
-        g_centred = torch.bmm(g_mag, W_mag.transpose(1, 2)) + torch.bmm(g_gate, self.W_enc.transpose(1, 2))
+        g_centred = torch.bmm(g_mag, W_mag.transpose(1, 2)).add_(torch.bmm(g_gate, self.W_enc.transpose(1, 2)))
         self.W_dec.grad = W_dec_grad.contiguous()  # in the parameter's layout, as autograd leaves it
         self.b_dec.grad = b_dec_grad - g_centred.sum(dim=1)
         self.W_enc.grad = g_W_mag * scale[:, None, :] + torch.bmm(centred.transpose(1, 2), g_gate)
         self.r_mag.grad = (g_W_mag * self.W_enc).sum(dim=1) * scale
         self.b_mag.grad = g_mag.sum(dim=1)
         self.b_enc.grad = g_gate.sum(dim=1)
-        return loss
+        return out
 
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         centred = x - self.b_dec[:, None, :]  # (I, B, H)

@@ -45,7 +45,7 @@ THRESHOLD_PARAMS = ("log", "direct")
 
 def _rectangle(z: torch.Tensor, theta: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """K((z − θ)/ε)/ε with the rectangle kernel K(u) = 1[−½ < u < ½]."""
-    return ((z - theta).abs() < eps / 2).to(z.dtype) / eps
+    return ((z - theta).abs_() < eps / 2).to(z.dtype).div_(eps)
 
 
 def _sum_to(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
@@ -141,42 +141,48 @@ class JumpReLUSAE(SAE):
             self.theta.clamp_(min=0.0)
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
+    def loss_and_grads(self, x: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
         """The objective (I,) = E‖x − x̂‖² + λ E‖f‖₀ on the batch x (I, B, H), with the gradient of its
         sum written to each parameter's `.grad` by hand: autograd's operations on `loss_terms` in
         autograd's order — the straight-through θ-gradients of eq. 11–12 as `_JumpReLU` and `_Step`
         compute them — so the gradients are autograd's bit for bit (pinned by
-        tests/superposition_lab/models/test_sae_jumprelu.py) without its per-node overhead.
+        tests/superposition_lab/models/test_sae_jumprelu.py) without its per-node overhead. With
+        `loss=False` the objective is not formed (None).
         """
         n_batch = x.shape[1]
         xc = x - self.b_dec[:, None, :]  # (I, B, H)
-        z = torch.bmm(xc, self.W_enc) + self.b_enc[:, None, :]  # (I, B, D)
+        z = torch.bmm(xc, self.W_enc).add_(self.b_enc[:, None, :])  # (I, B, D)
         threshold = self.threshold  # θ, (I, D)
         theta, eps = threshold[:, None, :], self.bandwidth[:, None, None]
         above = (z > theta).to(z.dtype)  # H(z − θ)
-        f = torch.relu(z - theta) if self.form == "shifted_relu" else z * above
-        d = x - self.decode(f)  # x − x̂, (I, B, H)
-        loss = (d**2).sum(dim=-1).mean(dim=1) + self.penalty * above.sum(dim=-1).mean(dim=1)  # mse + l0, (I,)
+        f = (z - theta).relu_() if self.form == "shifted_relu" else z * above
+        x_hat = self.decode(f)
+        d = torch.sub(x, x_hat, out=x_hat)  # x − x̂, (I, B, H), in place (nothing else holds x̂)
+        out = None
+        if loss:
+            out = (d**2).sum(dim=-1).mean(dim=1) + self.penalty * above.sum(dim=-1).mean(dim=1)  # mse + l0, (I,)
         self._fired = f.abs().sum(dim=1) > 0  # as `loss_terms` records it
         self._last_x = x
         # backward, as autograd takes it
-        g = squared_error_grad(d)  # ∂/∂x̂, (I, B, H)
+        g = squared_error_grad(d)  # ∂/∂x̂, (I, B, H), over d
         g_f = torch.bmm(g, self.W_dec)  # ∂/∂f, (I, B, D)
         rect = _rectangle(z, theta, eps)  # K((z − θ)/ε)/ε
+        # (in place wherever a buffer has no later reader: the same values, fewer buffers)
         if self.form == "shifted_relu":
-            g_r = torch.ops.aten.threshold_backward(g_f, f, 0.0)  # through the ReLU
-            g_z, g_theta = g_r, (-g_r).sum(dim=1)  # z − θ
+            g_z = torch.ops.aten.threshold_backward.grad_input(g_f, f, 0.0, grad_input=g_f)  # through the ReLU
+            g_theta = (-g_z).sum(dim=1)  # z − θ
         else:
-            g_z, g_theta = above * g_f, (-(theta * rect) * g_f).sum(dim=1)  # eq. 11
+            g_theta = (theta * rect).neg_().mul_(g_f).sum(dim=1)  # eq. 11
+            g_z = g_f.mul_(above)  # above · g_f
         g_step = (self.penalty / n_batch)[:, None, None].expand_as(z)  # ∂/∂H of the L0 term
-        g_theta = g_theta + (-rect * g_step).sum(dim=1)  # eq. 12, (I, D)
-        g_z = g_z + torch.zeros_like(z)  # the step's zero z-gradient, accumulated as autograd does (−0 → +0)
+        g_theta = g_theta + rect.neg_().mul_(g_step).sum(dim=1)  # eq. 12, (I, D)
+        g_z = g_z.add_(0.0)  # the step's zero z-gradient, accumulated as autograd does (−0 → +0)
         if self.threshold_param == "direct":
             self.theta.grad = g_theta
         else:
             self.log_threshold.grad = g_theta * threshold  # through θ = exp(log θ)
         self.write_affine_grads(xc, g, g_z, torch.bmm(f.transpose(1, 2), g).transpose(1, 2))
-        return loss
+        return out
 
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.pre_activation(x)  # (I, B, D)

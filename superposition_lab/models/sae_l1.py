@@ -78,26 +78,29 @@ class L1SAE(SAE):
         return {"l1": self.penalty * parts["f"].sum(dim=-1).mean(dim=1)}  # λ E‖f‖₁, (I,)
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
+    def loss_and_grads(self, x: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
         """The objective (I,) = E‖x − x̂‖² + λ E‖f‖₁ on the batch x (I, B, H), with the gradient of its
         sum written to each parameter's `.grad` by hand — the same operations, in the same order, as
         autograd's backward of `loss_terms`, so the gradients are autograd's bit for bit (pinned by
         tests/superposition_lab/models/test_sae_l1.py) without autograd's per-node overhead.
-        Also records the fired latents and the batch, as `loss_terms` does in training.
+        Also records the fired latents and the batch, as `loss_terms` does in training. With
+        `loss=False` the objective is not formed (None): the trainer reads it only now and then.
         """
         n_batch = x.shape[1]
         xc = x - self.b_dec[:, None, :]  # (I, B, H)
-        f = torch.relu(torch.bmm(xc, self.W_enc) + self.b_enc[:, None, :])  # (I, B, D)
-        d = x - self.decode(f)  # x − x̂, (I, B, H)
-        loss = (d**2).sum(dim=-1).mean(dim=1) + self.penalty * f.sum(dim=-1).mean(dim=1)  # mse + l1, (I,)
+        # elementwise steps in place on tensors nothing else holds: the same values, fewer buffers
+        f = torch.bmm(xc, self.W_enc).add_(self.b_enc[:, None, :]).relu_()  # (I, B, D)
+        x_hat = self.decode(f)
+        d = torch.sub(x, x_hat, out=x_hat)  # x − x̂, (I, B, H)
+        out = (d**2).sum(dim=-1).mean(dim=1) + self.penalty * f.sum(dim=-1).mean(dim=1) if loss else None
         self._fired = f.sum(dim=1) > 0  # `loss_terms`' Σ_b |f| > 0, with f ≥ 0 here (a ReLU)
         self._last_x = x
         # backward, as autograd takes it: ∂/∂x̂ of the mean squared error, then the two uses of f
-        g = squared_error_grad(d)  # (I, B, H)
-        g_f = torch.bmm(g, self.W_dec) + (self.penalty / n_batch)[:, None, None]  # decoder and L1 paths
-        g_z = torch.ops.aten.threshold_backward(g_f, f, 0.0)  # through the ReLU: autograd's own kernel
+        g = squared_error_grad(d)  # (I, B, H), over d
+        g_f = torch.bmm(g, self.W_dec).add_((self.penalty / n_batch)[:, None, None])  # decoder and L1 paths
+        g_z = torch.ops.aten.threshold_backward.grad_input(g_f, f, 0.0, grad_input=g_f)  # through the ReLU
         self.write_affine_grads(xc, g, g_z, torch.bmm(f.transpose(1, 2), g).transpose(1, 2))
-        return loss
+        return out
 
     @torch.no_grad()
     def after_step(self) -> None:

@@ -104,7 +104,7 @@ class TopKSAE(SAE):
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.pre_activation(x)  # (I, B, D)
         keep = topk_mask(z, self.k[:, None])  # (I, B, D)
-        return {"f": torch.relu(z * keep), "z": z}  # ReLU after TopK: at most K active
+        return {"f": (z * keep).relu_(), "z": z}  # ReLU after TopK: at most K active
 
     def _auxk_on(self) -> bool:
         """Whether any instance has the AuxK term (α > 0)."""
@@ -134,37 +134,45 @@ class TopKSAE(SAE):
         return {"auxk": self.aux_coeff * aux * (n_dead > 0)}
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor) -> torch.Tensor:
+    def loss_and_grads(self, x: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
         """The objective (I,) = E‖x − x̂‖² (+ α·AuxK) on the batch x (I, B, H), with the gradient of its
         sum written to each parameter's `.grad` by hand: the forward is `encode_parts` itself, the
         backward autograd's operations in autograd's order, so the gradients are autograd's bit for
-        bit (pinned by tests/superposition_lab/models/test_sae_topk.py).
+        bit (pinned by tests/superposition_lab/models/test_sae_topk.py). With `loss=False` the
+        objective is not formed (None).
         """
         n_batch = x.shape[1]
         parts = self.encode_parts(x)
         f, z = parts["f"], parts["z"]  # (I, B, D)
-        d = x - self.decode(f)  # x − x̂, (I, B, H)
-        loss = (d**2).sum(dim=-1).mean(dim=1)  # mse, (I,)
+        x_hat = self.decode(f)
+        d = torch.sub(x, x_hat, out=x_hat)  # x − x̂, (I, B, H), in place (nothing else holds x̂)
+        out = (d**2).sum(dim=-1).mean(dim=1) if loss else None  # mse, (I,)
         self._fired = f.abs().sum(dim=1) > 0  # as `loss_terms` records it
         self._last_x = x
-        g = squared_error_grad(d)  # ∂/∂x̂, (I, B, H)
-        # through ReLU(z · keep): the top-K mask is 1 wherever f > 0, so it changes no value here
-        g_z = torch.ops.aten.threshold_backward(torch.bmm(g, self.W_dec), f, 0.0)
-        W_dec_grad = torch.bmm(f.transpose(1, 2), g).transpose(1, 2)
+        auxk = None  # AuxK's pieces where it has dead latents to reconstruct from
         if self._auxk_on():
             dead = self.dead_mask()  # (I, D)
             if bool(dead.any()):
                 keep, n_dead = self._auxk_latents(z, dead)
                 f_aux = torch.where(keep, z, torch.zeros_like(z))
-                r = d - torch.bmm(f_aux, self.W_dec.transpose(1, 2))  # e − ê, e = x − x̂ held fixed
-                on = n_dead > 0
-                loss = loss + self.aux_coeff * (r**2).sum(dim=-1).mean(dim=1) * on
-                weight = (torch.ones_like(self.aux_coeff) * on) * self.aux_coeff  # ∂/∂AuxK of the sum
-                g_aux = ((weight / n_batch)[:, None, None] * (2.0 * r)).neg_()  # ∂/∂ê
-                W_dec_grad = torch.bmm(f_aux.transpose(1, 2), g_aux).transpose(1, 2) + W_dec_grad
-                g_z = g_z + torch.where(keep, torch.bmm(g_aux, self.W_dec), 0.0)
-            else:
-                loss = loss + torch.zeros_like(self.aux_coeff)
+                e_hat = torch.bmm(f_aux, self.W_dec.transpose(1, 2))
+                r = torch.sub(d, e_hat, out=e_hat)  # e − ê, e = x − x̂ held fixed
+                auxk = keep, f_aux, r, n_dead > 0
+                if out is not None:
+                    out = out + self.aux_coeff * (r**2).sum(dim=-1).mean(dim=1) * auxk[3]
+            elif out is not None:
+                out = out + torch.zeros_like(self.aux_coeff)
+        g = squared_error_grad(d)  # ∂/∂x̂, (I, B, H), over d
+        # through ReLU(z · keep): the top-K mask is 1 wherever f > 0, so it changes no value here
+        g_f = torch.bmm(g, self.W_dec)
+        g_z = torch.ops.aten.threshold_backward.grad_input(g_f, f, 0.0, grad_input=g_f)
+        W_dec_grad = torch.bmm(f.transpose(1, 2), g).transpose(1, 2)
+        if auxk is not None:
+            keep, f_aux, r, on = auxk
+            weight = (torch.ones_like(self.aux_coeff) * on) * self.aux_coeff  # ∂/∂AuxK of the sum
+            g_aux = r.mul_(2.0).mul_((weight / n_batch)[:, None, None]).neg_()  # ∂/∂ê, over r
+            W_dec_grad = torch.bmm(f_aux.transpose(1, 2), g_aux).transpose(1, 2) + W_dec_grad
+            g_z = g_z + torch.where(keep, torch.bmm(g_aux, self.W_dec), 0.0)
         xc = x - self.b_dec[:, None, :]  # as `pre_activation` centres x
         self.write_affine_grads(xc, g, g_z, W_dec_grad)
-        return loss
+        return out

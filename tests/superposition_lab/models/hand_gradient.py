@@ -43,9 +43,12 @@ def assert_hand_gradient_is_autograds(a: SAE, b: SAE, x: torch.Tensor) -> None:
     """One batch: b's `loss_and_grads` against autograd on a's `loss_terms` (a, b equal models)."""
     loss = sum(a.loss_terms(x).values())
     loss.sum().backward()
+    assert b.loss_and_grads(x, loss=False) is None  # the trainer's usual step: the objective left out
+    quiet = [p.grad for p in b.parameters()]
     assert torch.equal(bits(b.loss_and_grads(x)), bits(loss))
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+    for (name, pa), pb, q in zip(a.named_parameters(), b.parameters(), quiet, strict=True):
         assert torch.equal(bits(pa.grad), bits(pb.grad)), name
+        assert torch.equal(bits(q), bits(pb.grad)), name
         assert pa.grad.stride() == pb.grad.stride(), name
     assert torch.equal(a._fired, b._fired)
     assert b.has_fused_step() and not a.has_fused_step()
