@@ -187,7 +187,7 @@ class SAE(nn.Module):
         self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
         self.step += 1
         if self._fired is not None:
-            self.steps_since_fired = torch.where(self._fired, 0, self.steps_since_fired + 1)
+            self.steps_since_fired.add_(1).masked_fill_(self._fired, 0)  # in place: integers, the same counts
         if self.dead_window and self.step % self.dead_window == 0:
             self.dead_history.append((self.step, self.dead_mask().float().mean(dim=1).tolist()))
 
