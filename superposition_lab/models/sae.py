@@ -128,6 +128,12 @@ class SAE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
+    def residual(self, x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        """x − x̂ for the code f (I, B, D) of x (I, B, H), written into x̂'s own fresh buffer (the hand
+        gradients' forward: the same values as x − decode(f), one (I, B, H) buffer less)."""
+        x_hat = self.decode(f)
+        return torch.sub(x, x_hat, out=x_hat)
+
     # ------------------------------------------------------------ loss
     def penalties(
         self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor
@@ -150,7 +156,14 @@ class SAE(nn.Module):
     # ------------------------------------------------------------ the hand-written gradient
     # What a variant's `loss_and_grads` reads of the model besides its parameters: if a subclass
     # overrides one of these, the hand gradient no longer computes its loss (a variant adds its own).
-    HAND_GRADIENT_READS: tuple[str, ...] = ("pre_activation", "encode_parts", "decode", "penalties", "loss_terms")
+    HAND_GRADIENT_READS: tuple[str, ...] = (
+        "pre_activation",
+        "encode_parts",
+        "decode",
+        "residual",
+        "penalties",
+        "loss_terms",
+    )
 
     def has_fused_step(self) -> bool:
         """True when the variant's `loss_and_grads` computes exactly this model's loss, so the trainer

@@ -121,12 +121,10 @@ class GatedSAE(SAE):
         mag = torch.bmm(centred, W_mag).add_(self.b_mag[:, None, :]).relu_()  # ReLU(π_mag)
         open_ = torch.sigmoid(pi_gate) if sigmoid else (pi_gate > 0).to(mag.dtype)
         f = open_ * mag
-        x_hat = self.decode(f)
-        d = torch.sub(x, x_hat, out=x_hat)  # x − x̂, (I, B, H)
+        d = self.residual(x, f)  # x − x̂, (I, B, H)
         gate = open_ if sigmoid else pi_gate.relu_()  # what the L1 term sees: σ(π_gate) or ReLU(π_gate)
         if not sigmoid:  # the auxiliary reconstruction through the gate
-            x_gate = self.decode(gate)
-            d_aux = torch.sub(x, x_gate, out=x_gate)  # x − x̂_gate
+            d_aux = self.residual(x, gate)  # x − x̂_gate
         out = None
         if loss:
             out = (d**2).sum(dim=-1).mean(dim=1)  # mse, (I,)

@@ -156,8 +156,7 @@ class JumpReLUSAE(SAE):
         theta, eps = threshold[:, None, :], self.bandwidth[:, None, None]
         above = (z > theta).to(z.dtype)  # H(z − θ)
         f = (z - theta).relu_() if self.form == "shifted_relu" else z * above
-        x_hat = self.decode(f)
-        d = torch.sub(x, x_hat, out=x_hat)  # x − x̂, (I, B, H), in place (nothing else holds x̂)
+        d = self.residual(x, f)  # x − x̂, (I, B, H)
         out = None
         if loss:
             out = (d**2).sum(dim=-1).mean(dim=1) + self.penalty * above.sum(dim=-1).mean(dim=1)  # mse + l0, (I,)

@@ -90,8 +90,7 @@ class L1SAE(SAE):
         xc = x - self.b_dec[:, None, :]  # (I, B, H)
         # elementwise steps in place on tensors nothing else holds: the same values, fewer buffers
         f = torch.bmm(xc, self.W_enc).add_(self.b_enc[:, None, :]).relu_()  # (I, B, D)
-        x_hat = self.decode(f)
-        d = torch.sub(x, x_hat, out=x_hat)  # x − x̂, (I, B, H)
+        d = self.residual(x, f)  # x − x̂, (I, B, H)
         out = (d**2).sum(dim=-1).mean(dim=1) + self.penalty * f.sum(dim=-1).mean(dim=1) if loss else None
         self._fired = f.sum(dim=1) > 0  # `loss_terms`' Σ_b |f| > 0, with f ≥ 0 here (a ReLU)
         self._last_x = x

@@ -144,8 +144,7 @@ class TopKSAE(SAE):
         n_batch = x.shape[1]
         parts = self.encode_parts(x)
         f, z = parts["f"], parts["z"]  # (I, B, D)
-        x_hat = self.decode(f)
-        d = torch.sub(x, x_hat, out=x_hat)  # x − x̂, (I, B, H), in place (nothing else holds x̂)
+        d = self.residual(x, f)  # x − x̂, (I, B, H)
         out = (d**2).sum(dim=-1).mean(dim=1) if loss else None  # mse, (I,)
         self._fired = f.abs().sum(dim=1) > 0  # as `loss_terms` records it
         self._last_x = x
