@@ -4,11 +4,15 @@ compute shards, reused buffers — leaves parameters and evaluations bit-identic
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+
 import pytest
 import torch
 
 from superposition_lab.data import SparseUniform
-from superposition_lab.fast_step import FusedStep, Scratch, shard_plan
+from superposition_lab.fast_step import INLINE_DRAW_S, FusedStep, Scratch, prefetched, shard_plan
 from superposition_lab.ground_truth import GroundTruth, feature_directions
 from superposition_lab.models import MODELS
 from superposition_lab.models.sae_l1 import L1SAE
@@ -135,3 +139,23 @@ def test_shard_plan_balances_rows() -> None:
     ]
     shards = shard_plan(blocks, 2)  # work 4·100 + 6·50 = 700: about 350 each
     assert shards == [[(0, 0, 3)], [(0, 3, 4), (1, 0, 6)]]
+
+
+@pytest.mark.parametrize("seconds", [0.0, 2e-3])
+def test_prefetch_draws_inline_only_what_is_cheaper_than_the_hand_over(seconds, monkeypatch) -> None:
+    """A draw under INLINE_DRAW_S stays on the caller's thread; a slower one moves to the drawing
+    thread after the first; either way the batches come in the order drawn."""
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # as on a machine with a core to spare
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    threads = []
+
+    def draw(size: int) -> int:
+        threads.append(threading.current_thread())
+        time.sleep(seconds)
+        return size
+
+    sizes = [3, 1, 4, 1, 5]
+    assert list(prefetched(draw, sizes, torch.device("cpu"))) == sizes
+    main = threading.current_thread()
+    assert threads[0] is main
+    assert all(t is main for t in threads) == (seconds < INLINE_DRAW_S)
