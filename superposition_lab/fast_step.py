@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from superposition_lab.models.toy import ToyModel
     from superposition_lab.train import TrainableModel
 
-__all__ = ["cpu_threads", "prefetched", "INLINE_DRAW_S", "FusedStep", "Scratch", "shard_plan"]
+__all__ = ["cpu_threads", "prefetched", "INLINE_DRAW_S", "InstanceShards", "FusedStep", "Scratch", "shard_plan"]
 
 T = TypeVar("T")
 Ranges = list[tuple[int, int, int]]  # (block k, first instance, last instance + 1) of one shard
@@ -74,7 +74,11 @@ INLINE_DRAW_S = 2e-4
 
 
 def prefetched(
-    draw: Callable[[int], T], sizes: list[int], device: torch.device, enabled: bool = True
+    draw: Callable[[int], T],
+    sizes: list[int],
+    device: torch.device,
+    enabled: bool = True,
+    threaded: Callable[[bool], None] | None = None,
 ) -> Generator[T, None, None]:
     """The batches draw(size) for each size in turn; on the CPU each is drawn on a second thread
     while the caller computes with the previous one, unless a draw is cheaper than the hand-over
@@ -83,15 +87,21 @@ def prefetched(
     Drawing is serial (torch's CPU generator) and a small model's step runs on one thread, so the
     two overlap on two cores without any barrier between them (not done when the step already
     uses every core). The draws happen in the same order as without the thread, so results are
-    bit-identical either way. Close the iterator to stop the thread early.
+    bit-identical either way. Close the iterator to stop the thread early. `threaded(used)` is told,
+    before the first batch is handed out, whether the drawing thread is used.
     """
     if not enabled or device.type != "cpu" or len(sizes) < 2 or torch.get_num_threads() >= (os.cpu_count() or 1):
+        if threaded is not None:
+            threaded(False)
         for size in sizes:
             yield draw(size)
         return
     start = time.perf_counter()
     first = draw(sizes[0])
-    if time.perf_counter() - start < INLINE_DRAW_S:
+    inline = time.perf_counter() - start < INLINE_DRAW_S
+    if threaded is not None:
+        threaded(not inline)
+    if inline:
         yield first
         for size in sizes[1:]:
             yield draw(size)
@@ -105,6 +115,42 @@ def prefetched(
             if k + 1 < len(sizes):
                 pending = pool.submit(draw, sizes[k + 1])
             yield batch
+
+
+class InstanceShards:
+    """A model's hand-written gradient (`loss_and_grads`) computed in parts, the instances split into
+    `n` ranges, one per thread (each with one intra-op thread, so no barrier between them): the SAE
+    variants' steps are many passes over (I, B, D) intermediates, which at I = 8 no longer fit in
+    cache, and a second core can take half of them. Each part runs on `instance_views` of the model,
+    so every instance is computed exactly as in the whole; the parts' gradients are joined into the
+    model's own `.grad` (contiguous, the layout the whole computes). Used when a core is free — the
+    batches come inline (`prefetched`) — and the step runs on one intra-op thread. Close it (or use
+    it as a context manager) to stop its threads.
+    """
+
+    def __init__(self, model: Any, n: int) -> None:
+        bounds = [round(k * model.n_instances / n) for k in range(n + 1)]
+        self.model, self.views = model, model.instance_views(bounds)
+        self.bounds = bounds
+        self.pool = ThreadPoolExecutor(max_workers=n - 1, initializer=torch.set_num_threads, initargs=(1,))
+
+    def __call__(self, x: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
+        """`model.loss_and_grads(x, loss=loss)`, computed in parts: the same values, gradients and
+        fired latents."""
+        b = self.bounds
+        others = [
+            self.pool.submit(view.loss_and_grads, x[b[k + 1] : b[k + 2]], loss=loss)
+            for k, view in enumerate(self.views[1:])
+        ]
+        outs = [self.views[0].loss_and_grads(x[b[0] : b[1]], loss=loss)] + [f.result() for f in others]
+        for name, p in self.model.named_parameters():
+            p.grad = torch.cat([view.get_parameter(name).grad for view in self.views])
+        self.model._fired = torch.cat([view._fired for view in self.views])
+        self.model._last_x = x
+        return torch.cat(outs) if loss else None
+
+    def close(self) -> None:
+        self.pool.shutdown()
 
 
 class Scratch:

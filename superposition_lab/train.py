@@ -18,6 +18,7 @@ foreach otherwise): the update rule and hyperparameters of the notebook's `torch
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -27,7 +28,7 @@ from torch import nn
 
 from superposition_lab.adamw import make_adamw
 from superposition_lab.data import Sampler, SparseUniform
-from superposition_lab.fast_step import FusedStep, cpu_threads, prefetched
+from superposition_lab.fast_step import FusedStep, InstanceShards, cpu_threads, prefetched
 from superposition_lab.models.toy import ToyModel
 
 __all__ = [
@@ -176,6 +177,7 @@ class Step:
         *,
         prefetch: bool = True,
         clip_grad_norm: float = 0.0,
+        shards: int = 0,
     ) -> None:
         self.model, self.importance, self.opt = model, importance, opt
         self.clip_grad_norm = clip_grad_norm
@@ -183,14 +185,34 @@ class Step:
         # a model that writes its own gradients (the SAE variants' `loss_and_grads`, autograd's bit for bit)
         hand = getattr(model, "loss_and_grads", None)
         self.loss_and_grads = hand if hand is not None and model.has_fused_step() else None  # type: ignore[attr-defined]
-        self.batches = prefetched(lambda b: sampler.sample(b, generator), sizes, importance.device, prefetch)
+        # ... computed in instance ranges on two threads when the batches come inline (a core is free)
+        n_instances = getattr(model, "n_instances", 1)
+        self.n_shards = 0 if shards == 1 else min(shards or 2, n_instances)
+        if (
+            self.loss_and_grads is None
+            or not hasattr(model, "instance_views")
+            or importance.device.type != "cpu"
+            or torch.get_num_threads() != 1
+            or (os.cpu_count() or 1) < 2
+        ):
+            self.n_shards = 0
+        self.shards: InstanceShards | None = None
+        self.batches = prefetched(
+            lambda b: sampler.sample(b, generator), sizes, importance.device, prefetch, threaded=self._draws_threaded
+        )
+
+    def _draws_threaded(self, threaded: bool) -> None:
+        """`prefetched`'s choice: with the batches drawn inline, the hand gradient takes the free core."""
+        if not threaded and self.n_shards >= 2:
+            self.shards = InstanceShards(self.model, self.n_shards)
 
     def __call__(self, loss: bool = True) -> torch.Tensor | None:
         """One optimiser step on the next batch; returns the per-instance loss (I,) when `loss` (autograd
         forms it anyway and returns it always; a hand-written gradient leaves it out, None, when not asked)."""
         assert self.opt is not None, "built without an optimiser: only loss() can be used"
         if self.loss_and_grads is not None:
-            out = self.loss_and_grads(next(self.batches), loss=loss)  # (I,) or None, and every parameter's .grad
+            x = next(self.batches)
+            out = (self.shards or self.loss_and_grads)(x, loss=loss)  # (I,) or None, and every parameter's .grad
         else:
             out = _objective(self.model, next(self.batches), self.importance)  # (I,)
             self.opt.zero_grad(set_to_none=True)
@@ -212,6 +234,8 @@ class Step:
 
     def __exit__(self, *exc: object) -> None:
         self.batches.close()  # stops the drawing thread if a step raised
+        if self.shards is not None:
+            self.shards.close()
 
 
 def _step(
@@ -248,7 +272,15 @@ def _step(
             scratch=cfg.scratch,
         )
     return Step(
-        model, sampler, importance, generator, sizes, opt, prefetch=cfg.prefetch, clip_grad_norm=cfg.clip_grad_norm
+        model,
+        sampler,
+        importance,
+        generator,
+        sizes,
+        opt,
+        prefetch=cfg.prefetch,
+        clip_grad_norm=cfg.clip_grad_norm,
+        shards=cfg.shards,
     )
 
 

@@ -29,6 +29,7 @@ overrides the forward or the loss, and passes loss=False on the steps that do no
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -102,6 +103,7 @@ class SAE(nn.Module):
         self.dead_history: list[tuple[int, list[float]]] = []  # (step, dead fraction per instance)
         self._fired: torch.Tensor | None = None  # (I, D): latents that fired on the last training batch
         self._last_x: torch.Tensor | None = None  # (I, B, H): the last training batch
+        self._whole: SAE | None = None  # set on an `instance_views` view: the model it is part of
         self.optimizer: torch.optim.Optimizer | None = None  # the trainer's, once bound (bind_optimizer)
 
     def hyper(self, value: float | Sequence[float] | torch.Tensor) -> torch.Tensor:
@@ -185,6 +187,23 @@ class SAE(nn.Module):
         self.W_enc.grad = torch.bmm(xc.transpose(1, 2), g_z)  # (I, H, D)
         self.b_enc.grad = g_z.sum(dim=1)  # (I, D)
         self.b_dec.grad = g.sum(dim=1) - torch.bmm(g_z, self.W_enc.transpose(1, 2)).sum(dim=1)  # (I, H)
+
+    def instance_views(self, bounds: Sequence[int]) -> list[SAE]:
+        """Views of this model over the instance ranges bounds[k]:bounds[k+1], sharing its parameters'
+        and buffers' storage (every instance is a model of its own, and every parameter's and buffer's
+        first axis is the instance axis). A view's `loss_and_grads` on x[lo:hi] computes exactly what
+        the whole model computes for those instances — so a step's hand gradient can be computed in
+        parts on several threads (`fast_step.InstanceShards`). A view's gradients land on its own
+        parameter views; `_whole` points back here for decisions taken over all instances."""
+        views = []
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            view = copy.copy(self)  # the same attributes; its own tables of parameters and buffers:
+            params = {n: nn.Parameter(p.detach()[lo:hi]) for n, p in self._parameters.items() if p is not None}
+            view.__dict__["_parameters"] = params
+            view.__dict__["_buffers"] = {n: b[lo:hi] for n, b in self._buffers.items() if b is not None}
+            view.n_instances, view._whole = hi - lo, self
+            views.append(view)
+        return views
 
     # ------------------------------------------------------------ constraints and dead latents
     @torch.no_grad()

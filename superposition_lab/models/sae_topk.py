@@ -149,9 +149,11 @@ class TopKSAE(SAE):
         self._fired = f.abs().sum(dim=1) > 0  # as `loss_terms` records it
         self._last_x = x
         auxk = None  # AuxK's pieces where it has dead latents to reconstruct from
-        if self._auxk_on():
+        # in an `instance_views` view, the decisions are the whole model's (so the same bits as the whole)
+        whole = self._whole if isinstance(self._whole, TopKSAE) else self
+        if whole._auxk_on():
             dead = self.dead_mask()  # (I, D)
-            if bool(dead.any()):
+            if bool(whole.dead_mask().any()) if whole is not self else bool(dead.any()):
                 keep, n_dead = self._auxk_latents(z, dead)
                 f_aux = torch.where(keep, z, torch.zeros_like(z))
                 e_hat = torch.bmm(f_aux, self.W_dec.transpose(1, 2))

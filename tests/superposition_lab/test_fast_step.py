@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from superposition_lab.data import SparseUniform
-from superposition_lab.fast_step import INLINE_DRAW_S, FusedStep, Scratch, prefetched, shard_plan
+from superposition_lab.fast_step import INLINE_DRAW_S, FusedStep, InstanceShards, Scratch, prefetched, shard_plan
 from superposition_lab.ground_truth import GroundTruth, feature_directions
-from superposition_lab.models import MODELS
+from superposition_lab.models import MODELS, SAES
 from superposition_lab.models.sae_l1 import L1SAE
 from superposition_lab.sparse_draw import CPU_COST, Block, fused_entry_flops
 from superposition_lab.train import TrainConfig, evaluate, train
@@ -159,3 +159,39 @@ def test_prefetch_draws_inline_only_what_is_cheaper_than_the_hand_over(seconds, 
     main = threading.current_thread()
     assert threads[0] is main
     assert all(t is main for t in threads) == (seconds < INLINE_DRAW_S)
+
+
+SHARD_CASES = {
+    "l1": ("l1", dict(penalty=0.3, resample_at=(30,), dead_window=10)),
+    "topk-auxk": ("topk", dict(k=2, dead_window=5)),  # latents die within the run: AuxK in some parts only
+    "gated-frozen": ("gated", dict(penalty=0.3)),
+    "gated-trained-sigmoid": ("gated", dict(penalty=0.3, aux_decoder="trained", gate="sigmoid")),
+    "jumprelu": ("jumprelu", dict(penalty=0.05)),
+    "jumprelu-shifted-direct": ("jumprelu", dict(penalty=0.05, form="shifted_relu", threshold_param="direct")),
+}
+
+
+@pytest.mark.parametrize("case", list(SHARD_CASES))
+def test_sae_hand_gradient_in_instance_parts_is_bit_identical(case, monkeypatch) -> None:
+    """InstanceShards (the SAE step split by instances over two threads, 3 instances: parts of 2 and 1)
+    trains every variant to the same bits as the whole step: parameters, dead-latent counts, losses."""
+    name, options = SHARD_CASES[case]
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # a core to spare, whatever the machine
+    calls = []
+    real_call = InstanceShards.__call__
+    monkeypatch.setattr(InstanceShards, "__call__", lambda self, x, **kw: calls.append(1) or real_call(self, x, **kw))
+    dirs = feature_directions(3, 6, 16, generator=torch.Generator().manual_seed(1))
+    data = GroundTruth(dirs, torch.full((3, 16), 0.15))
+    runs = []
+    for shards in (1, 2):
+        model = SAES[name](3, 6, 10, generator=torch.Generator().manual_seed(0), **options)
+        with torch.no_grad():
+            model.b_enc.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(3))
+        cfg = TrainConfig(steps=60, batch_size=64, check_every=7, clip_grad_norm=1.0, shards=shards, prefetch=False)
+        log = train(model, data, torch.ones(3, 6), cfg, generator=torch.Generator().manual_seed(2), log_every=9)
+        runs.append(([p.detach().clone() for p in model.parameters()], model.steps_since_fired.clone(), log.loss))
+    assert len(calls) == 60  # the second run took every step in parts
+    (p1, s1, l1), (p2, s2, l2) = runs
+    for a, b in zip(p1, p2, strict=True):
+        assert torch.equal(a.view(torch.int32), b.view(torch.int32))
+    assert torch.equal(s1, s2) and l1 == l2

@@ -160,7 +160,7 @@ def _train_side(
                 model,
                 data,
                 torch.ones(P * S, c.n_dims, device=device),
-                c.train_config(),
+                attrs.evolve(c.train_config(), shards=1),  # the suite's jobs already share the cores
                 generator=data_gen,
                 progress=progress,
             )
