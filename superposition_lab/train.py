@@ -11,7 +11,8 @@ variant) writes its gradients by hand instead of autograd — the same numbers, 
 Where the model has a hand-written gradient (the tied toy models) and the data is `SparseUniform`,
 `fast_step.FusedStep` does the same step faster (`_step` is the one place that chooses);
 `fast_step` also holds the CPU tuning both paths share (intra-op threads, drawing the next batch on
-a second thread). Both use torch's fused AdamW kernel where the device has one (`adamw.FusedAdamW`,
+a second thread, or — when drawing is cheap — an SAE sweep's hand gradient in two instance ranges on
+two threads, `InstanceShards`). Both use torch's fused AdamW kernel where the device has one (`adamw.FusedAdamW`,
 foreach otherwise): the update rule and hyperparameters of the notebook's `torch.optim.AdamW`.
 """
 
@@ -81,7 +82,7 @@ class TrainConfig:
     check_every: int = 250  # how often to look for NaN/inf (a host sync, so not every step)
     threads: int = 0  # CPU intra-op threads; 0: from the step's size (fast_step.cpu_threads)
     prefetch: bool = True  # CPU: draw the next batch on a second thread (results are identical either way)
-    shards: int = 0  # CPU fused step: threads it is split over, 0: by size, 1: none (results identical either way)
+    shards: int = 0  # CPU: threads a toy fused step or an SAE sweep is split over; 0: auto, 1: none (same results)
     scratch: bool = True  # fused step: reuse buffers for its big intermediates (results are identical either way)
     snapshot_every: int = 0  # keep every parameter (on the host) and the loss every k steps, and the last; 0: none
     clip_grad_norm: float = 0.0  # > 0: scale each instance's gradient to at most this norm (SAELens: 1.0); 0: off
@@ -203,7 +204,7 @@ class Step:
 
     def _draws_threaded(self, threaded: bool) -> None:
         """`prefetched`'s choice: with the batches drawn inline, the hand gradient takes the free core."""
-        if not threaded and self.n_shards >= 2:
+        if not threaded and self.n_shards >= 2 and self.opt is not None:
             self.shards = InstanceShards(self.model, self.n_shards)
 
     def __call__(self, loss: bool = True) -> torch.Tensor | None:
