@@ -322,6 +322,20 @@ MUTANTS: tuple[Mutant, ...] = (
         # optimum's boundary_rise (it moves up by 0.04–0.07 decades) sees the closed form move past it
     ),
     Mutant(
+        "shards-parts-swapped",
+        "a two-core SAE sweep joins its parts' gradients in the wrong order (instances get each other's)",
+        (
+            Edit(
+                "superposition_lab/fast_step.py",
+                "p.grad = torch.cat([view.get_parameter(name).grad for view in self.views])",
+                "p.grad = torch.cat([view.get_parameter(name).grad for view in self.views[::-1]])",
+            ),
+        ),
+        ("sae.l1-sparsity-tradeoff",),  # the suite's SAE runs do not split (shards=1): it cannot see this
+        (f"{_T}/test_fast_step.py",),
+        guard="unit",
+    ),
+    Mutant(
         "interference-self",
         "interference Σ_j (Ŵ_i·W_j)² includes j = i",
         (
