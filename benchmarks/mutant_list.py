@@ -326,9 +326,9 @@ MUTANTS: tuple[Mutant, ...] = (
         "a two-core SAE sweep joins its parts' gradients in the wrong order (instances get each other's)",
         (
             Edit(
-                "superposition_lab/fast_step.py",
-                "p.grad = torch.cat([view.get_parameter(name).grad for view in self.views])",
-                "p.grad = torch.cat([view.get_parameter(name).grad for view in self.views[::-1]])",
+                "superposition_lab/models/sae.py",
+                "[view.get_parameter(name).grad for view in views]",
+                "[view.get_parameter(name).grad for view in views[::-1]]",
             ),
         ),
         ("sae.l1-sparsity-tradeoff",),  # the suite's SAE runs do not split (shards=1): it cannot see this

@@ -123,9 +123,9 @@ class InstanceShards:
     variants' steps are many passes over (I, B, D) intermediates, which at I = 8 no longer fit in
     cache, and a second core can take half of them. Each part runs on `instance_views` of the model,
     so every instance is computed exactly as in the whole; the parts' gradients are joined into the
-    model's own `.grad` (contiguous, the layout the whole computes). Used when a core is free — the
-    batches come inline (`prefetched`) — and the step runs on one intra-op thread. Close it (or use
-    it as a context manager) to stop its threads.
+    model's own `.grad` (`gather_views`: contiguous, the layout the whole computes). Used when a core
+    is free — the batches come inline (`prefetched`) — and the step runs on one intra-op thread.
+    `close()` stops its threads.
     """
 
     def __init__(self, model: Any, n: int) -> None:
@@ -143,10 +143,7 @@ class InstanceShards:
             for k, view in enumerate(self.views[1:])
         ]
         outs = [self.views[0].loss_and_grads(x[b[0] : b[1]], loss=loss)] + [f.result() for f in others]
-        for name, p in self.model.named_parameters():
-            p.grad = torch.cat([view.get_parameter(name).grad for view in self.views])
-        self.model._fired = torch.cat([view._fired for view in self.views])
-        self.model._last_x = x
+        self.model.gather_views(self.views, x)
         return torch.cat(outs) if loss else None
 
     def close(self) -> None:

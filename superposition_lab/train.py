@@ -187,16 +187,14 @@ class Step:
         hand = getattr(model, "loss_and_grads", None)
         self.loss_and_grads = hand if hand is not None and model.has_fused_step() else None  # type: ignore[attr-defined]
         # ... computed in instance ranges on two threads when the batches come inline (a core is free)
-        n_instances = getattr(model, "n_instances", 1)
-        self.n_shards = 0 if shards == 1 else min(shards or 2, n_instances)
-        if (
-            self.loss_and_grads is None
-            or not hasattr(model, "instance_views")
-            or importance.device.type != "cpu"
-            or torch.get_num_threads() != 1
-            or (os.cpu_count() or 1) < 2
-        ):
-            self.n_shards = 0
+        splittable = (
+            self.loss_and_grads is not None
+            and hasattr(model, "instance_views")
+            and importance.device.type == "cpu"
+            and torch.get_num_threads() == 1
+            and (os.cpu_count() or 1) >= 2
+        )
+        self.n_shards = min(shards or 2, getattr(model, "n_instances", 1)) if splittable and shards != 1 else 0
         self.shards: InstanceShards | None = None
         self.batches = prefetched(
             lambda b: sampler.sample(b, generator), sizes, importance.device, prefetch, threaded=self._draws_threaded

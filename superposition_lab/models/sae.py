@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -204,6 +205,16 @@ class SAE(nn.Module):
             view.n_instances, view._whole = hi - lo, self
             views.append(view)
         return views
+
+    def gather_views(self, views: Sequence[SAE], x: torch.Tensor) -> None:
+        """After each of `instance_views`' views has run `loss_and_grads` on its part of the batch x:
+        their gradients become this model's (joined along the instance axis: contiguous, the layout
+        the whole computes), as do the latents that fired; x is the last training batch."""
+        # every view's `loss_and_grads` wrote its gradients and fired latents (never None here)
+        for name, p in self.named_parameters():
+            p.grad = torch.cat(cast(list[torch.Tensor], [view.get_parameter(name).grad for view in views]))
+        self._fired = torch.cat(cast(list[torch.Tensor], [view._fired for view in views]))
+        self._last_x = x
 
     # ------------------------------------------------------------ constraints and dead latents
     @torch.no_grad()

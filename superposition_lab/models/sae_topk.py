@@ -153,7 +153,8 @@ class TopKSAE(SAE):
         whole = self._whole if isinstance(self._whole, TopKSAE) else self
         if whole._auxk_on():
             dead = self.dead_mask()  # (I, D)
-            if bool(whole.dead_mask().any()) if whole is not self else bool(dead.any()):
+            any_dead = dead if whole is self else whole.dead_mask()
+            if bool(any_dead.any()):
                 keep, n_dead = self._auxk_latents(z, dead)
                 f_aux = torch.where(keep, z, torch.zeros_like(z))
                 e_hat = torch.bmm(f_aux, self.W_dec.transpose(1, 2))
