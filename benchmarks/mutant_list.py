@@ -94,8 +94,8 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             Edit(
                 "superposition_lab/models/sae_topk.py",
-                "keep = topk_mask(z, self.k[:, None])",
-                "keep = topk_mask(z, self.k[:, None] + 1)",
+                "keep = topk_mask(z, self.k[:, None], dtype=z.dtype)",
+                "keep = topk_mask(z, self.k[:, None] + 1, dtype=z.dtype)",
             ),
         ),
         ("sae.topk-exact-l0",),

@@ -99,7 +99,8 @@ def test_auxk_revives_a_latent_whose_preactivations_are_all_negative() -> None:
 
 @pytest.mark.parametrize("case", ["distinct", "ties", "minus_inf", "k_zero"])
 def test_topk_mask_is_torch_topks_set(case: str) -> None:
-    """The level-based mask keeps exactly the entries torch.topk picks, ties and −inf included."""
+    """The level-based mask keeps exactly the entries torch.topk picks, ties and −inf included, as
+    bools or as 1/0 floats."""
     g = torch.Generator().manual_seed(3)
     for _ in range(40):
         z = torch.randn(3, 21, 12, generator=g)
@@ -114,6 +115,7 @@ def test_topk_mask_is_torch_topks_set(case: str) -> None:
         ranked = (torch.arange(int(k.max())) < k[..., None]).expand_as(idx)
         expected = torch.zeros_like(z, dtype=torch.bool).scatter(-1, idx, ranked)
         assert torch.equal(topk_mask(z, k), expected)
+        assert torch.equal(topk_mask(z, k, dtype=z.dtype), expected.to(z.dtype))  # the 1/0 float form
 
 
 def _topk_pair(I: int, H: int, D: int, seed: int, **kw):
