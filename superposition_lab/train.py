@@ -146,11 +146,16 @@ def clip_instance_grad_norm(params: list[nn.Parameter], max_norm: float) -> torc
     `torch.nn.utils.clip_grad_norm_` (which SAELens's trainer applies with max_norm 1) on each model
     separately: every parameter's first axis is the instance axis, so instance i's norm is taken over
     its own slices only and clipping one instance never changes another's step. Same rule as torch:
-    the factor is min(1, max_norm / (norm + 1e-6)). Returns the norms before clipping, (I,).
+    the factor is min(1, max_norm / (norm + 1e-6)). With one instance it makes torch's own calls, so
+    the result is `clip_grad_norm_`'s to the bit. Returns the norms before clipping, (I,).
     """
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(0)
+    if grads[0].shape[0] == 1:  # one instance: torch's own calls, so exactly its clip_grad_norm_
+        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).reshape(1)
+        torch._foreach_mul_(grads, (max_norm / (norm[0] + 1e-6)).clamp_(max=1.0))
+        return norm
     # one norm over each instance's row of every gradient laid end to end: a handful of torch calls
     # whatever the number of parameters (the step of a small SAE is mostly per-call overhead)
     norm = torch.linalg.vector_norm(torch.cat([g.reshape(g.shape[0], -1) for g in grads], dim=1), dim=1)  # (I,)

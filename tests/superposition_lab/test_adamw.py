@@ -51,3 +51,25 @@ def test_closure_and_first_step_take_torchs_path() -> None:
 
 def test_make_adamw_is_the_fused_one_on_the_cpu() -> None:
     assert isinstance(make_adamw(_params(), 1e-3, 0.01), FusedAdamW)
+
+
+def test_step_hooks_and_the_profiler_still_see_the_step() -> None:
+    """The lean step leaves torch's per-call wrapper out only while nothing observes it: registered
+    step hooks run once per step (also where torch's path takes over) and a profiler sees the step."""
+    params = _params()
+    opt = FusedAdamW(params, lr=1e-3, weight_decay=0.0)
+    torch.optim.AdamW(_params(), lr=1e-3)  # a plain AdamW wraps AdamW.step: no second round of hooks
+    calls: list[str] = []
+    pre = opt.register_step_pre_hook(lambda *_: calls.append("pre"))
+    post = opt.register_step_post_hook(lambda *_: calls.append("post"))
+    for p in params:
+        p.grad = torch.ones_like(p)
+    opt.step()  # first step: torch's path (no state yet)
+    opt.step()  # the short path
+    assert calls == ["pre", "post", "pre", "post"]
+    pre.remove(), post.remove()
+    opt.step()
+    assert len(calls) == 4
+    with torch.profiler.profile() as prof:
+        opt.step()
+    assert any(e.name == "Optimizer.step#FusedAdamW.step" for e in prof.events())

@@ -279,6 +279,23 @@ def test_clipping_is_torchs_rule_applied_to_each_instance_alone() -> None:
         torch.testing.assert_close(norms[i], norm)
 
 
+def test_clipping_one_instance_is_torchs_clip_grad_norm_bit_for_bit() -> None:
+    """With one instance (the SAELens comparison's case) the clip makes torch's own calls: the same
+    norm and gradients to the bit, clipped or not."""
+    g = torch.Generator().manual_seed(0)
+    for scale in (0.01, 10.0):
+        ours = [torch.nn.Parameter(torch.zeros(shape)) for shape in ((1, 4, 5), (1, 5), (1, 4))]
+        for p in ours:
+            p.grad = torch.randn(p.shape, generator=g) * scale
+        torchs = [torch.nn.Parameter(p.detach()[0].clone()) for p in ours]
+        for p, q in zip(ours, torchs, strict=True):
+            q.grad = p.grad[0].clone()
+        norm = clip_instance_grad_norm(ours, 1.0)
+        assert torch.equal(norm, torch.nn.utils.clip_grad_norm_(torchs, 1.0).reshape(1))
+        for p, q in zip(ours, torchs, strict=True):
+            assert torch.equal(p.grad[0], q.grad)
+
+
 def test_clipping_takes_the_generic_step_and_changes_training() -> None:
     model, sampler, imp, g = _setup()
     clipped = TrainConfig(steps=50, lr=0.01, clip_grad_norm=1e-3)
