@@ -227,8 +227,7 @@ class SAE(nn.Module):
     @torch.no_grad()
     def after_step(self) -> None:
         """Renormalise atoms to unit norm; count steps since each latent last fired."""
-        W_dec = self.W_dec
-        W_dec.div_(torch.linalg.vector_norm(W_dec, dim=1, keepdim=True).clamp_min_(1e-12))  # Tensor.norm's kernel
+        self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
         self.step += 1
         if self._fired is not None:
             self.steps_since_fired.add_(1).masked_fill_(self._fired, 0)  # in place: integers, the same counts
