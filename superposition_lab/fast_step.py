@@ -65,6 +65,12 @@ def cpu_threads(model: TrainableModel, batch_size: int, threads: int, device: to
         torch.set_num_threads(before)
 
 
+def _single_threaded_workers(n: int) -> ThreadPoolExecutor:
+    """n worker threads, each running torch ops on one intra-op thread (OpenMP's thread count is per
+    thread: a new thread would use every core again, and its barriers would stall the caller's)."""
+    return ThreadPoolExecutor(max_workers=n, initializer=torch.set_num_threads, initargs=(1,))
+
+
 # A draw that takes less than this is done inline: handing a batch over from a second thread costs
 # ~0.1 ms a step (measured on 2 cores: a pre-drawn pool of SAE batches, 0.93 → 0.76 ms a step
 # without the thread), more than such a draw saves. Timed on the run's first draw (which may pay
@@ -106,8 +112,7 @@ def prefetched(
         for size in sizes[1:]:
             yield draw(size)
         return
-    # OpenMP's thread count is per thread: a new thread would use every core again
-    with ThreadPoolExecutor(max_workers=1, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+    with _single_threaded_workers(1) as pool:
         pending = pool.submit(draw, sizes[1])
         yield first
         for k in range(1, len(sizes)):
@@ -132,7 +137,7 @@ class InstanceShards:
         bounds = [round(k * model.n_instances / n) for k in range(n + 1)]
         self.model, self.views = model, model.instance_views(bounds)
         self.bounds = bounds
-        self.pool = ThreadPoolExecutor(max_workers=n - 1, initializer=torch.set_num_threads, initargs=(1,))
+        self.pool = _single_threaded_workers(n - 1)
 
     def __call__(self, x: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
         """`model.loss_and_grads(x, loss=loss)`, computed in parts: the same values, gradients and
@@ -315,7 +320,7 @@ class FusedStep:
         self.pool: ThreadPoolExecutor | None = None
         if sizes and device.type == "cpu" and torch.get_num_threads() == 1 and n >= 2:
             self.shards = shard_plan(self.plans[self.first], n)
-            self.pool = ThreadPoolExecutor(max_workers=n - 1, initializer=torch.set_num_threads, initargs=(1,))
+            self.pool = _single_threaded_workers(n - 1)
         self.scratch = None  # one Scratch per computing thread, for training steps
         if scratch and opt is not None:
             self.scratch = [Scratch(model.W) for _ in range(len(self.shards) if self.shards else 1)]
