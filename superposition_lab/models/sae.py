@@ -23,8 +23,10 @@ Trainer contract (superposition_lab.train): `loss_terms(x, importance)` returns 
 optimiser step, `after_step()` after it; `bind_optimizer(opt)` hands over the trainer's optimiser
 before the first step (resampling resets its Adam moments for the latents it re-initialises).
 Each variant also has `loss_and_grads(x, loss=True)`: the same objective with every gradient written
-by hand, autograd's to the bit (the trainer uses it while `has_fused_step()`, i.e. unless a subclass
-overrides the forward or the loss, and passes loss=False on the steps that do not read the objective).
+by hand, autograd's to the bit except b_dec's, which is autograd's within float rounding
+(`centred_bias_grad`: a matvec where autograd runs a matmul). The trainer uses it while
+`has_fused_step()`, i.e. unless a subclass overrides the forward or the loss, and passes loss=False on
+the steps that do not read the objective.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import cast
 import torch
 from torch import nn
 
-__all__ = ["SAE", "per_instance", "one_of", "squared_error_grad"]
+__all__ = ["SAE", "per_instance", "one_of", "squared_error_grad", "centred_bias_grad"]
 
 
 def one_of(name: str, value: str, allowed: Sequence[str]) -> str:
@@ -59,11 +61,23 @@ def per_instance(
 
 
 def squared_error_grad(d: torch.Tensor) -> torch.Tensor:
-    """∂/∂x̂ of Σ_instances E_b ‖x − x̂‖² for d = x − x̂ (I, B, H), formed as autograd forms it — the
-    mean's 1/B times the square's 2d, negated through the difference — so a hand-written gradient
-    that starts from it stays autograd's bit for bit. Written over d (its storage is reused: one
-    (I, B, H) buffer less per step; each product rounds as autograd's does, the factors commute)."""
-    return d.mul_(2.0).mul_(1.0 / d.shape[1]).neg_()
+    """∂/∂x̂ of Σ_instances E_b ‖x − x̂‖² for d = x − x̂ (I, B, H), with autograd's bits — autograd forms
+    −((2d)·(1/B)) in three passes; one multiplication by −2·(1/B) is the same float: doubling and
+    negating are exact, so both round the same real product once (the sign of a zero included). Written
+    over d (its storage is reused: one (I, B, H) buffer less per step)."""
+    return d.mul_(-2.0 * (1.0 / d.shape[1]))
+
+
+def centred_bias_grad(g_bias: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """What an encoder z = (x − b_dec) W + b contributes to ∂/∂b_dec, without its sign: Σ_b ∂/∂z · Wᵀ,
+    formed as (Σ_b ∂/∂z) Wᵀ from g_bias = Σ_b ∂/∂z (I, D) — b's own gradient — and W (I, H, D), → (I, H).
+
+    Autograd forms the (I, B, H) product ∂/∂z Wᵀ (the input's gradient, which nothing else reads) and
+    then sums it over the batch: a matmul as large as the encoder's for a vector. Summing first is the
+    same value in exact arithmetic, but not the same float rounding: b_dec's gradient is autograd's
+    within float32 tolerance, not to the bit (tests/superposition_lab/models/hand_gradient.py).
+    """
+    return torch.bmm(g_bias[:, None, :], W.transpose(1, 2))[:, 0]
 
 
 class SAE(nn.Module):
@@ -183,11 +197,12 @@ class SAE(nn.Module):
     ) -> None:
         """Write the gradients of the affine maps the variants share — z = W_enc (x − b_dec) + b_enc
         and x̂ = W_dec f + b_dec — from xc = x − b_dec, ∂/∂x̂ = g (I, B, H), ∂/∂z = g_z (I, B, D) and
-        W_dec's gradient (any layout): autograd's operations and order, in the parameters' layout."""
+        W_dec's gradient (any layout): autograd's operations and order, in the parameters' layout,
+        except for b_dec (`centred_bias_grad`)."""
         self.W_dec.grad = W_dec_grad.contiguous()
         self.W_enc.grad = torch.bmm(xc.transpose(1, 2), g_z)  # (I, H, D)
         self.b_enc.grad = g_z.sum(dim=1)  # (I, D)
-        self.b_dec.grad = g.sum(dim=1) - torch.bmm(g_z, self.W_enc.transpose(1, 2)).sum(dim=1)  # (I, H)
+        self.b_dec.grad = g.sum(dim=1) - centred_bias_grad(self.b_enc.grad, self.W_enc)  # (I, H)
 
     def instance_views(self, bounds: Sequence[int]) -> list[SAE]:
         """Views of this model over the instance ranges bounds[k]:bounds[k+1], sharing its parameters'

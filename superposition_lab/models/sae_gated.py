@@ -60,7 +60,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from superposition_lab.models.sae import SAE, one_of, squared_error_grad
+from superposition_lab.models.sae import SAE, centred_bias_grad, one_of, squared_error_grad
 
 __all__ = ["GatedSAE", "AUX_DECODERS", "GATES"]
 
@@ -106,8 +106,9 @@ class GatedSAE(SAE):
         """The objective (I,) of `loss_terms` on the batch x (I, B, H), with the gradient of its sum
         written to each parameter's `.grad` by hand: autograd's operations in autograd's order (where a
         tensor collects three gradients, in the order autograd adds them), so the gradients are
-        autograd's bit for bit for every gate, decoder and ablation option (pinned by
-        tests/superposition_lab/models/test_sae_gated.py) without its per-node overhead. With
+        autograd's bit for bit for every gate, decoder and ablation option — b_dec's within float
+        rounding, summed before its two encoders' matmuls (`centred_bias_grad`) — pinned by
+        tests/superposition_lab/models/test_sae_gated.py, without autograd's per-node overhead. With
         `loss=False` the objective is not formed (None).
         """
         n_batch = x.shape[1]
@@ -115,10 +116,10 @@ class GatedSAE(SAE):
         trained = self.aux_trains_decoder
         centred = x - self.b_dec[:, None, :]  # (I, B, H)
         # elementwise steps in place on tensors nothing else holds: the same values, fewer buffers
-        pi_gate = torch.bmm(centred, self.W_enc).add_(self.b_enc[:, None, :])  # (I, B, D)
-        scale = torch.exp(self.r_mag)  # (I, D)
-        W_mag = self.W_enc * scale[:, None, :]
-        mag = torch.bmm(centred, W_mag).add_(self.b_mag[:, None, :]).relu_()  # ReLU(π_mag)
+        z = torch.bmm(centred, self.W_enc)  # W_gate (x − b_dec), both paths' (I, B, D), as encode_parts
+        pi_gate = z + self.b_enc[:, None, :]
+        scale = torch.exp(self.r_mag)[:, None, :]  # (I, 1, D)
+        mag = torch.mul(z, scale).add_(self.b_mag[:, None, :]).relu_()  # ReLU(π_mag)
         # 1[π_gate > 0] written as floats at once (a bool mask then a cast costs ~7× more on the CPU)
         open_ = torch.sigmoid(pi_gate) if sigmoid else torch.gt(pi_gate, 0, out=torch.empty_like(pi_gate))
         f = open_ * mag
@@ -156,21 +157,23 @@ class GatedSAE(SAE):
             if trained:  # the auxiliary term trains the decoder too (SAELens); its gradients arrive first
                 W_dec_grad = torch.bmm(gate.transpose(1, 2), g_aux).transpose(1, 2) + W_dec_grad
                 b_dec_grad = g_aux.sum(dim=1) + b_dec_grad
-        g_W_mag = torch.bmm(centred.transpose(1, 2), g_mag)  # (I, H, D)
-        g_centred = torch.bmm(g_mag, W_mag.transpose(1, 2)).add_(torch.bmm(g_gate, self.W_enc.transpose(1, 2)))
         self.W_dec.grad = W_dec_grad.contiguous()  # in the parameter's layout, as autograd leaves it
-        self.b_dec.grad = b_dec_grad - g_centred.sum(dim=1)
-        self.W_enc.grad = g_W_mag * scale[:, None, :] + torch.bmm(centred.transpose(1, 2), g_gate)
-        self.r_mag.grad = (g_W_mag * self.W_enc).sum(dim=1) * scale
         self.b_mag.grad = g_mag.sum(dim=1)
         self.b_enc.grad = g_gate.sum(dim=1)
+        self.r_mag.grad = (g_mag * z).sum(dim=1) * scale[:, 0]  # through π_mag = z ⊙ e^{r_mag} + b_mag
+        g_z = torch.mul(g_mag, scale).add_(g_gate)  # z feeds both paths
+        self.W_enc.grad = torch.bmm(centred.transpose(1, 2), g_z)  # (I, H, D)
+        # Σ_b ∂/∂z from the two biases' gradients: b_mag's scaled as g_mag is, plus b_gate's
+        self.b_dec.grad = b_dec_grad - centred_bias_grad(self.b_mag.grad * scale[:, 0] + self.b_enc.grad, self.W_enc)
         return out
 
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         centred = x - self.b_dec[:, None, :]  # (I, B, H)
-        pi_gate = torch.bmm(centred, self.W_enc) + self.b_enc[:, None, :]  # (I, B, D)
-        W_mag = self.W_enc * torch.exp(self.r_mag)[:, None, :]  # (I, H, D): latent j's row scaled by e^{r_j}
-        pi_mag = torch.bmm(centred, W_mag) + self.b_mag[:, None, :]  # (I, B, D)
+        # W_mag = exp(r_mag) ⊙ W_gate (latent j's row scaled by e^{r_j}), so W_mag (x − b_dec) is
+        # W_gate (x − b_dec) scaled: one encoder matmul serves both paths
+        z = torch.bmm(centred, self.W_enc)  # (I, B, D)
+        pi_gate = z + self.b_enc[:, None, :]
+        pi_mag = z * torch.exp(self.r_mag)[:, None, :] + self.b_mag[:, None, :]
         if self.gate == "sigmoid":  # the overview's form: a soft gate in (0, 1) that passes gradient
             return {"f": torch.sigmoid(pi_gate) * torch.relu(pi_mag), "pi_gate": pi_gate}
         f = (pi_gate > 0).to(pi_mag.dtype) * torch.relu(pi_mag)  # the gate carries no gradient
