@@ -95,10 +95,15 @@ def test_the_papers_log_threshold_jumprelu_is_denser_than_saelenss() -> None:
 
 
 def test_the_speed_mode_times_every_side_on_the_same_pool() -> None:
-    """`--speed`: both sides and the batched sweep train (a tiny run), each rate and ratio positive."""
+    """`--speed`: both sides (SAELens at its default threads and on one) and the batched sweep train
+    (a tiny run), each rate and ratio positive; torch's thread count is restored after the one-thread side."""
+    threads = torch.get_num_threads()
     r = PEER.speed("l1", rounds=1, samples=16 * PEER.BATCH, sweep=2)
-    assert set(r) == {"lab_rate", "saelens_rate", "sweep_rate", "ratio", "sweep_ratio"}
+    assert set(r) == {"lab_rate", "saelens_rate", "saelens_1t_rate", "sweep_rate"} | {
+        f"{k}{t}" for k in ("ratio", "sweep_ratio") for t in ("", "_1t")
+    }
     assert all(v > 0 for v in r.values())
+    assert torch.get_num_threads() == threads
     pool = PEER.PooledStream(PEER.directions(0), 3, torch.Generator().manual_seed(0))
     served = [pool.sample(PEER.BATCH, torch.Generator()) for _ in range(4)]
     assert [x is pool.pool[i % 3] for i, x in enumerate(served)] == [True] * 4  # in turn, round and round
