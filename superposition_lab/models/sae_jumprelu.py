@@ -146,10 +146,9 @@ class JumpReLUSAE(SAE):
         """The objective (I,) = E‖x − x̂‖² + λ E‖f‖₀ on the batch x (I, B, H), with the gradient of its
         sum written to each parameter's `.grad` by hand: autograd's operations on `loss_terms` in
         autograd's order — the straight-through θ-gradients of eq. 11–12 as `_JumpReLU` and `_Step`
-        compute them — so the gradients are autograd's bit for bit, b_dec's within float rounding
-        (`centred_bias_grad`), pinned by tests/superposition_lab/models/test_sae_jumprelu.py, without
-        its per-node overhead. With
-        `loss=False` the objective is not formed (None).
+        compute them — so the gradients are autograd's bit for bit (b_dec's within float rounding:
+        `centred_bias_grad`), pinned by tests/superposition_lab/models/test_sae_jumprelu.py, without
+        its per-node overhead. With `loss=False` the objective is not formed (None).
         """
         n_batch = x.shape[1]
         xc = x - self.b_dec[:, None, :]  # (I, B, H)

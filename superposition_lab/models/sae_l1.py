@@ -81,9 +81,9 @@ class L1SAE(SAE):
     def loss_and_grads(self, x: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
         """The objective (I,) = E‖x − x̂‖² + λ E‖f‖₁ on the batch x (I, B, H), with the gradient of its
         sum written to each parameter's `.grad` by hand — the same operations, in the same order, as
-        autograd's backward of `loss_terms`, so the gradients are autograd's bit for bit, b_dec's within float rounding
-        (`centred_bias_grad`), pinned by tests/superposition_lab/models/test_sae_l1.py, without
-        autograd's per-node overhead.
+        autograd's backward of `loss_terms`, so the gradients are autograd's bit for bit (b_dec's within
+        float rounding: `centred_bias_grad`), pinned by tests/superposition_lab/models/test_sae_l1.py,
+        without autograd's per-node overhead.
         Also records the fired latents and the batch, as `loss_terms` does in training. With
         `loss=False` the objective is not formed (None): the trainer reads it only now and then.
         """

@@ -145,9 +145,9 @@ class TopKSAE(SAE):
         """The objective (I,) = E‖x − x̂‖² (+ α·AuxK) on the batch x (I, B, H), with the gradient of its
         sum written to each parameter's `.grad` by hand: the forward is `encode_parts` itself, the
         backward autograd's operations in autograd's order, so the gradients are autograd's bit for
-        bit, b_dec's within float rounding (`centred_bias_grad`), pinned by
-        tests/superposition_lab/models/test_sae_topk.py. With `loss=False` the
-        objective is not formed (None).
+        bit (b_dec's within float rounding: `centred_bias_grad`), pinned by
+        tests/superposition_lab/models/test_sae_topk.py. With `loss=False` the objective is not
+        formed (None).
         """
         n_batch = x.shape[1]
         parts = self.encode_parts(x)
