@@ -139,15 +139,16 @@ class InstanceShards:
         self.bounds = bounds
         self.pool = _single_threaded_workers(n - 1)
 
-    def __call__(self, x: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
-        """`model.loss_and_grads(x, loss=loss)`, computed in parts: the same values, gradients and
-        fired latents."""
+    def __call__(self, x: torch.Tensor, importance: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
+        """`model.loss_and_grads(x, importance, loss=loss)`, computed in parts: the same values,
+        gradients and fired latents."""
         b = self.bounds
         others = [
-            self.pool.submit(view.loss_and_grads, x[b[k + 1] : b[k + 2]], loss=loss)
+            self.pool.submit(view.loss_and_grads, x[b[k + 1] : b[k + 2]], importance[b[k + 1] : b[k + 2]], loss=loss)
             for k, view in enumerate(self.views[1:])
         ]
-        outs = [self.views[0].loss_and_grads(x[b[0] : b[1]], loss=loss)] + [f.result() for f in others]
+        first = self.views[0].loss_and_grads(x[b[0] : b[1]], importance[b[0] : b[1]], loss=loss)
+        outs = [first] + [f.result() for f in others]
         self.model.gather_views(self.views, x)
         return torch.cat(outs) if loss else None
 

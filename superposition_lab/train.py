@@ -6,8 +6,9 @@ restarts); their losses are summed, which leaves each instance's gradient untouc
 are reduced afterwards by `best_of_restarts` (lowest final loss wins).
 
 A `Step` does one optimiser step: draw a batch, each instance's loss from the model's `loss_terms`,
-autograd, the model's `before_step` / `after_step` hooks. A model with `loss_and_grads` (every SAE
-variant) writes its gradients by hand instead of autograd — the same numbers, bit for bit, at less cost.
+autograd, the model's `before_step` / `after_step` hooks. A model with `loss_and_grads(x, importance,
+loss=…)` (every SAE variant, the abs-value model) writes its gradients by hand instead of autograd —
+autograd's numbers, bit for bit (an SAE's b_dec within float rounding), at less cost.
 Where the model has a hand-written gradient (the tied toy models) and the data is `SparseUniform`,
 `fast_step.FusedStep` does the same step faster (`_step` is the one place that chooses);
 `fast_step` also holds the CPU tuning both paths share (intra-op threads, drawing the next batch on
@@ -188,7 +189,7 @@ class Step:
         self.model, self.importance, self.opt = model, importance, opt
         self.clip_grad_norm = clip_grad_norm
         self.params = [p for p in model.parameters() if p.requires_grad]
-        # a model that writes its own gradients (the SAE variants' `loss_and_grads`, autograd's bit for bit)
+        # a model that writes its own gradients (`loss_and_grads`: the SAE variants, the abs-value model)
         hand = getattr(model, "loss_and_grads", None)
         self.loss_and_grads = hand if hand is not None and model.has_fused_step() else None  # type: ignore[attr-defined]
         # ... computed in instance ranges on two threads when the batches come inline (a core is free)
@@ -216,7 +217,8 @@ class Step:
         assert self.opt is not None, "built without an optimiser: only loss() can be used"
         if self.loss_and_grads is not None:
             x = next(self.batches)
-            out = (self.shards or self.loss_and_grads)(x, loss=loss)  # (I,) or None, and every parameter's .grad
+            # (I,) or None, and every parameter's .grad
+            out = (self.shards or self.loss_and_grads)(x, self.importance, loss=loss)
         else:
             out = _objective(self.model, next(self.batches), self.importance)  # (I,)
             self.opt.zero_grad(set_to_none=True)

@@ -7,9 +7,11 @@ weights, so a neuron computes ReLU(x_i) when W1_ki > 0 and ReLU(−x_i) when W1_
 (I, F, H) — column k is what neuron k writes to each output. b1 is (I, H), b2 is (I, F). With
 dense features and m ≥ 2n the obvious circuit is |x_i| = ReLU(x_i) + ReLU(−x_i): two neurons per
 feature. The loss is the importance-weighted squared error against |x| (the paper's), summed
-over features and averaged over the batch; there is no hand-written gradient, so the trainer takes
-its generic autograd path (`train.TrainableModel`). Inputs come from
-`data.SparseUniform(density, signed=True)`: 0 with probability S, else U[−1, 1].
+over features and averaged over the batch. Inputs come from `data.SparseUniform(density, signed=True)`:
+0 with probability S, else U[−1, 1]. The trainer takes its generic step (`train.Step`) with the
+hand-written gradient `loss_and_grads` — autograd's operations in autograd's order, so autograd's
+bits (tests/superposition_lab/models/test_abs_value.py) without its per-node overhead — unless a
+subclass overrides the forward, the loss or a hook (`has_fused_step`); then autograd.
 
 Init as the tied toy models: weights Xavier-normal, biases 0, drawn from the given generator.
 """
@@ -61,6 +63,39 @@ class AbsValueModel(nn.Module):
         """
         err = (x.abs() - self(x)) ** 2  # (I, B, F)
         return {"reconstruction": (err.mean(dim=1) * importance).sum(dim=-1)}
+
+    # what `loss_and_grads` computes: overriding any of these in a subclass sends training to autograd
+    HAND_GRADIENT_READS = ("hidden", "forward", "loss_terms", "before_step", "after_step")
+
+    def has_fused_step(self) -> bool:
+        """True when `loss_and_grads` computes exactly this model's loss (nothing it reads is overridden)."""
+        return all(getattr(type(self), name) is getattr(AbsValueModel, name) for name in self.HAND_GRADIENT_READS)
+
+    @torch.no_grad()
+    def loss_and_grads(self, x: torch.Tensor, importance: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
+        """The objective (I,) of `loss_terms` on the batch x (I, B, F), with the gradient of its sum written
+        to each parameter's `.grad` by hand: autograd's operations in autograd's order, so its bits. With
+        `loss=False` the objective is not formed (None).
+
+        With d = |x| − y and c = I_f / B (the mean's backward, as autograd rounds it), ∂/∂y = −2c·d,
+        formed as one product d·(−2c): doubling and negating are exact, so it rounds as autograd's
+        c·(2d) does. Then through each ReLU (`threshold_backward` on its output) and baddbmm."""
+        n_batch = x.shape[1]
+        # forward, as `forward` computes it; the ReLUs in place on the fresh baddbmm outputs
+        h = torch.baddbmm(self.b1[:, None, :], x, self.W1.transpose(1, 2)).relu_()  # (I, B, H)
+        y = torch.baddbmm(self.b2[:, None, :], h, self.W2.transpose(1, 2)).relu_()  # (I, B, F)
+        d = torch.sub(x.abs(), y)  # |x| − y
+        out = ((d**2).mean(dim=1) * importance).sum(dim=-1) if loss else None  # (I,)
+        # backward: ∂/∂y, then each layer (baddbmm's gradients: Σ_b for the bias, two bmm)
+        g_y = d.mul_((importance / n_batch).mul_(-2.0)[:, None, :])
+        g_y = torch.ops.aten.threshold_backward.grad_input(g_y, y, 0.0, grad_input=g_y)  # ∂/∂(W2 h + b2)
+        g_h = torch.bmm(g_y, self.W2)  # (I, B, H)
+        self.W2.grad = torch.bmm(h.transpose(1, 2), g_y).transpose(1, 2).contiguous()  # in W2's layout
+        self.b2.grad = g_y.sum(dim=1)
+        g_h = torch.ops.aten.threshold_backward.grad_input(g_h, h, 0.0, grad_input=g_h)  # ∂/∂(W1 x + b1)
+        self.W1.grad = torch.bmm(x.transpose(1, 2), g_h).transpose(1, 2).contiguous()
+        self.b1.grad = g_h.sum(dim=1)
+        return out
 
     def before_step(self) -> None:
         """Hook between backward and the optimiser step (nothing to do here)."""

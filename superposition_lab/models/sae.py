@@ -22,7 +22,8 @@ Trainer contract (superposition_lab.train): `loss_terms(x, importance)` returns 
 (importance is ignored: every dim counts once), `before_step()` runs between backward and the
 optimiser step, `after_step()` after it; `bind_optimizer(opt)` hands over the trainer's optimiser
 before the first step (resampling resets its Adam moments for the latents it re-initialises).
-Each variant also has `loss_and_grads(x, loss=True)`: the same objective with every gradient written
+Each variant also has `loss_and_grads(x, importance=None, loss=True)` (importance ignored, as in
+`loss_terms`): the same objective with every gradient written
 by hand, autograd's to the bit except b_dec's, which is autograd's within float rounding
 (`centred_bias_grad`: a matvec where autograd runs a matmul). The trainer uses it while
 `has_fused_step()`, i.e. unless a subclass overrides the forward or the loss, and passes loss=False on

@@ -102,7 +102,9 @@ class GatedSAE(SAE):
         return self.aux_decoder == "trained"
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
+    def loss_and_grads(
+        self, x: torch.Tensor, importance: torch.Tensor | None = None, *, loss: bool = True
+    ) -> torch.Tensor | None:
         """The objective (I,) of `loss_terms` on the batch x (I, B, H), with the gradient of its sum
         written to each parameter's `.grad` by hand: autograd's operations in autograd's order (where a
         tensor collects three gradients, in the order autograd adds them), so the gradients are

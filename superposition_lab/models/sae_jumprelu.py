@@ -142,7 +142,9 @@ class JumpReLUSAE(SAE):
             self.theta.clamp_(min=0.0)
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
+    def loss_and_grads(
+        self, x: torch.Tensor, importance: torch.Tensor | None = None, *, loss: bool = True
+    ) -> torch.Tensor | None:
         """The objective (I,) = E‖x − x̂‖² + λ E‖f‖₀ on the batch x (I, B, H), with the gradient of its
         sum written to each parameter's `.grad` by hand: autograd's operations on `loss_terms` in
         autograd's order — the straight-through θ-gradients of eq. 11–12 as `_JumpReLU` and `_Step`

@@ -78,7 +78,9 @@ class L1SAE(SAE):
         return {"l1": self.penalty * parts["f"].sum(dim=-1).mean(dim=1)}  # λ E‖f‖₁, (I,)
 
     @torch.no_grad()
-    def loss_and_grads(self, x: torch.Tensor, *, loss: bool = True) -> torch.Tensor | None:
+    def loss_and_grads(
+        self, x: torch.Tensor, importance: torch.Tensor | None = None, *, loss: bool = True
+    ) -> torch.Tensor | None:
         """The objective (I,) = E‖x − x̂‖² + λ E‖f‖₁ on the batch x (I, B, H), with the gradient of its
         sum written to each parameter's `.grad` by hand — the same operations, in the same order, as
         autograd's backward of `loss_terms`, so the gradients are autograd's bit for bit (b_dec's within

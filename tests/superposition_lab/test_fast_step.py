@@ -179,7 +179,7 @@ def test_sae_hand_gradient_in_instance_parts_is_bit_identical(case, monkeypatch)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)  # a core to spare, whatever the machine
     calls = []
     real_call = InstanceShards.__call__
-    monkeypatch.setattr(InstanceShards, "__call__", lambda self, x, **kw: calls.append(1) or real_call(self, x, **kw))
+    monkeypatch.setattr(InstanceShards, "__call__", lambda self, *a, **kw: calls.append(1) or real_call(self, *a, **kw))
     dirs = feature_directions(3, 6, 16, generator=torch.Generator().manual_seed(1))
     data = GroundTruth(dirs, torch.full((3, 16), 0.15))
     runs = []

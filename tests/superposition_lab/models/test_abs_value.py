@@ -78,3 +78,65 @@ def test_signed_inputs_have_both_signs_and_the_density() -> None:
     assert torch.allclose(positive, torch.full_like(positive, 0.5), atol=0.04)  # each sign half the time
     active = x[on]
     assert active.abs().mean().item() == pytest.approx(0.5, abs=0.01)  # |U[−1, 1]| = U[0, 1]
+
+
+def _autograd_twin() -> type[AbsValueModel]:
+    """The model trained through autograd: the trainer's generic path, never the hand gradient."""
+    return type("AutogradAbsValue", (AbsValueModel,), {"has_fused_step": lambda self: False})
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().contiguous().view(torch.int32)
+
+
+def _pair(I: int, F: int, H: int, seed: int) -> tuple[AbsValueModel, AbsValueModel]:
+    """(autograd model, hand-gradient model) with equal parameters, biases drawn nonzero."""
+    a = _autograd_twin()(I, F, H, generator=torch.Generator().manual_seed(seed))
+    b = AbsValueModel(I, F, H, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        for name in ("b1", "b2"):
+            getattr(a, name).normal_(0.0, 0.2, generator=torch.Generator().manual_seed(seed + 1))
+            getattr(b, name).copy_(getattr(a, name))
+    return a, b
+
+
+@pytest.mark.parametrize("shape", [(1, 256, 20, 8), (48, 256, 20, 8), (3, 100, 7, 13), (2, 5, 3, 1)])
+def test_hand_gradient_is_autograds_bit_for_bit(shape) -> None:
+    """Values, the sign of every zero and the layout, with an importance that is not all ones and
+    signed sparse inputs (some rows all zero)."""
+    I, B, F, H = shape
+    a, b = _pair(I, F, H, seed=I + F)
+    g = torch.Generator().manual_seed(7)
+    x = SparseUniform(torch.full((I, F), 0.4), signed=True).sample(B, g)
+    importance = torch.rand(I, F, generator=g) + 0.5
+    loss = sum(a.loss_terms(x, importance).values())
+    loss.sum().backward()
+    assert b.loss_and_grads(x, importance, loss=False) is None
+    assert torch.equal(_bits(b.loss_and_grads(x, importance)), _bits(loss))
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert torch.equal(_bits(pa.grad), _bits(pb.grad)), name
+        assert pa.grad.stride() == pb.grad.stride(), name
+    assert b.has_fused_step() and not a.has_fused_step()
+
+
+def test_training_on_the_hand_gradient_is_autograds_bit_for_bit() -> None:
+    """A whole run (a cosine schedule, the loss read every 10 steps) ends in the same parameters."""
+    from superposition_lab.train import TrainConfig, train
+
+    a, b = _pair(6, 10, 4, seed=3)
+    sampler = SparseUniform(torch.full((6, 10), 0.3), signed=True)
+    importance = (0.9 ** torch.arange(10.0)).expand(6, -1).contiguous()
+    config = TrainConfig(steps=80, batch_size=128, lr=0.02, schedule="cosine", check_every=10)
+    for model in (a, b):
+        train(model, sampler, importance, config, generator=torch.Generator().manual_seed(4))
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert torch.equal(_bits(pa), _bits(pb)), name
+
+
+def test_a_subclass_that_changes_the_forward_trains_through_autograd() -> None:
+    class Leaky(AbsValueModel):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return super().forward(x) + 0.0
+
+    assert not Leaky(1, 2, 4, generator=torch.Generator().manual_seed(0)).has_fused_step()
+    assert _model().has_fused_step()
