@@ -94,8 +94,8 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             Edit(
                 "superposition_lab/models/sae_topk.py",
-                "keep = topk_mask(z, self.k[:, None], dtype=z.dtype)",
-                "keep = topk_mask(z, self.k[:, None] + 1, dtype=z.dtype)",
+                "keep = topk_mask(z, self.k[:, None], dtype=z.dtype, k_max=self.k_max)",
+                "keep = topk_mask(z, self.k[:, None] + 1, dtype=z.dtype, k_max=self.k_max + 1)",
             ),
         ),
         ("sae.topk-exact-l0",),
@@ -184,8 +184,8 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             Edit(
                 "superposition_lab/models/sae_topk.py",
-                "        return bool((self.aux_coeff > 0).any())\n",
-                "        return False\n",
+                "        self.auxk_on = bool((self.aux_coeff > 0).any())",
+                "        self.auxk_on = False",
             ),
         ),
         ("sae.topk-auxk", "sae.topk-exact-l0"),

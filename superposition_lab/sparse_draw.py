@@ -33,6 +33,8 @@ from collections.abc import Callable
 import attrs
 import torch
 
+from superposition_lab import host_sync
+
 __all__ = [
     "CpuCost",
     "CPU_COST",
@@ -196,7 +198,7 @@ def plan_blocks(
     """
     n_inst, F = density.shape
     B, every = batch_size, list(range(density.shape[0]))
-    if density.device.type != "cpu":
+    if not host_sync.reads_are_free(density):  # skip and rows read counts back to the host (a GPU sync)
         return [Block(every, "dense", B, 0, density, B)]
     p = density.detach().double().cpu()
     gaps_i = (_binomial_cap(B, p, tail) + 1).max(dim=1).values.long().tolist()  # K-th gap passes the end

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from superposition_lab import host_sync
 from superposition_lab.models.sae import SAE, squared_error_grad
 
 __all__ = ["TopKSAE", "topk_mask"]
@@ -56,16 +57,27 @@ def _largest_levels(z: torch.Tensor, n: int) -> list[torch.Tensor]:
     return levels
 
 
-def topk_mask(z: torch.Tensor, k: torch.Tensor, *, dtype: torch.dtype = torch.bool) -> torch.Tensor:
+def topk_mask(
+    z: torch.Tensor, k: torch.Tensor, *, dtype: torch.dtype = torch.bool, k_max: int | None = None
+) -> torch.Tensor:
     """Mask (…, D) of the k largest entries of z along the last axis; k broadcasts over (…).
 
-    Exactly the set `torch.topk` returns: the entries at or above each row's k-th largest value
-    (`_largest_levels`), which is that set whenever it has exactly k members; where it has not (a
-    tie among the top k, or a NaN) the rows are chosen by `torch.topk` itself. `dtype`: bool, or a
-    float dtype for a 1/0 mask — formed and counted as floats from the start, which on the CPU is
-    ~4× cheaper per pass than a bool mask and ~5× cheaper to multiply by (the same set either way).
+    Exactly the set `torch.topk` returns. On the CPU: the entries at or above each row's k-th
+    largest value (`_largest_levels`), which is that set whenever it has exactly k members; where it
+    has not (a tie among the top k, or a NaN) the rows are chosen by `torch.topk` itself. `dtype`:
+    bool, or a float dtype for a 1/0 mask — formed and counted as floats from the start, which on the
+    CPU is ~4× cheaper per pass than a bool mask and ~5× cheaper to multiply by (the same set either
+    way). Both choices read values on the host, so on a GPU (`host_sync`) the mask is one
+    `torch.topk(z, k_max)` with the ranks below k kept; `k_max`, a bound on k the caller knows
+    (k ≤ k_max everywhere), spares reading it there (a CPU checks it; without it k's largest value
+    is read).
     """
-    k_min, k_max = (int(v) for v in torch.aminmax(k)) if k.numel() else (0, 0)
+    if k_max is not None and not host_sync.reads_are_free(z):
+        return _topk_by_rank(z, k, k_max, dtype)
+    k_min, k_top = (int(v) for v in torch.aminmax(k)) if k.numel() else (0, 0)
+    if k_max is not None and k_top > k_max:
+        raise ValueError(f"topk_mask: k reaches {k_top}, above its stated bound k_max = {k_max}")
+    k_max = k_top
     if k_max == 0:  # nothing to keep (k = 0 everywhere, or no k at all)
         return torch.zeros_like(z, dtype=dtype)
     levels = _largest_levels(z, k_max)  # k_max × (…, 1)
@@ -79,6 +91,13 @@ def topk_mask(z: torch.Tensor, k: torch.Tensor, *, dtype: torch.dtype = torch.bo
     count = keep.sum(dim=-1)  # (…,): a float count of 1s is exact
     if torch.equal(count, torch.broadcast_to(k, keep.shape[:-1]).to(count.dtype)):
         return keep
+    return _topk_by_rank(z, k, k_max, dtype)
+
+
+def _topk_by_rank(z: torch.Tensor, k: torch.Tensor, k_max: int, dtype: torch.dtype) -> torch.Tensor:
+    """`torch.topk`'s set of the k largest (k ≤ k_max): its first k_max, each kept if its rank is below k."""
+    if k_max == 0:
+        return torch.zeros_like(z, dtype=dtype)
     idx = torch.topk(z, k_max, dim=-1).indices  # (…, k_max), largest first
     ranked = (torch.arange(k_max, device=z.device) < k[..., None]).expand_as(idx)  # (…, k_max): rank < k
     return torch.zeros_like(z, dtype=dtype).scatter(-1, idx, ranked.to(dtype))
@@ -106,16 +125,21 @@ class TopKSAE(SAE):
             raise ValueError(f"k must be one integer in [1, d_sae={self.d_sae}] or one per instance, got {k!r}")
         self.register_buffer("k", per_k)  # (I,)
         self.register_buffer("aux_coeff", self.hyper(aux_coeff))  # α, (I,)
-        self.aux_k = int(aux_k) if aux_k else min(self.d_sae, 2 * int(per_k.max()))  # k_aux
+        self.k_max = int(per_k.max())  # the largest K, on the host: a GPU step never reads k (`topk_mask`)
+        self.aux_k = int(aux_k) if aux_k else min(self.d_sae, 2 * self.k_max)  # k_aux
+        self.auxk_on = bool((self.aux_coeff > 0).any())  # whether any instance has the AuxK term (α > 0)
 
     def encode_parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.pre_activation(x)  # (I, B, D)
-        keep = topk_mask(z, self.k[:, None], dtype=z.dtype)  # (I, B, D), 1/0
+        keep = topk_mask(z, self.k[:, None], dtype=z.dtype, k_max=self.k_max)  # (I, B, D), 1/0
         return {"f": (z * keep).relu_(), "z": z}  # ReLU after TopK: at most K active
 
-    def _auxk_on(self) -> bool:
-        """Whether any instance has the AuxK term (α > 0)."""
-        return bool((self.aux_coeff > 0).any())
+    @staticmethod
+    def _auxk_has_dead(dead: torch.Tensor) -> bool:
+        """Whether AuxK has dead latents to reconstruct from, dead (I, D): read on the CPU, where it
+        saves the AuxK pass on most steps; on a GPU taken as true, since reading it would wait for the
+        step (`host_sync`) — with no latent dead the AuxK pass selects none and adds exact zeros."""
+        return not host_sync.reads_are_free(dead) or bool(dead.any())
 
     def _auxk_latents(self, z: torch.Tensor, dead: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The latents AuxK reconstructs from on each input — the k_aux largest pre-activations among
@@ -123,15 +147,15 @@ class TopKSAE(SAE):
         masked = z.masked_fill(~dead[:, None, :], float("-inf"))  # only dead latents compete
         n_dead = dead.sum(dim=1)  # (I,)
         k_aux = torch.minimum(n_dead, torch.full_like(n_dead, self.aux_k))  # (I,)
-        return topk_mask(masked, k_aux[:, None]) & dead[:, None, :], n_dead
+        return topk_mask(masked, k_aux[:, None], k_max=self.aux_k) & dead[:, None, :], n_dead
 
     def penalties(
         self, x: torch.Tensor, parts: dict[str, torch.Tensor], x_hat: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        if not self._auxk_on():
+        if not self.auxk_on:
             return {}
         dead = self.dead_mask()  # (I, D)
-        if not bool(dead.any()):
+        if not self._auxk_has_dead(dead):
             return {"auxk": torch.zeros_like(self.aux_coeff)}
         keep, n_dead = self._auxk_latents(parts["z"], dead)
         f_aux = torch.where(keep, parts["z"], torch.zeros_like(parts["z"]))  # (I, B, D)
@@ -161,10 +185,10 @@ class TopKSAE(SAE):
         auxk = None  # AuxK's pieces where it has dead latents to reconstruct from
         # in an `instance_views` view, the decisions are the whole model's (so the same bits as the whole)
         whole = self._whole if isinstance(self._whole, TopKSAE) else self
-        if whole._auxk_on():
+        if whole.auxk_on:
             dead = self.dead_mask()  # (I, D)
             any_dead = dead if whole is self else whole.dead_mask()
-            if bool(any_dead.any()):
+            if self._auxk_has_dead(any_dead):
                 keep, n_dead = self._auxk_latents(z, dead)
                 f_aux = torch.where(keep, z, torch.zeros_like(z))
                 e_hat = torch.bmm(f_aux, self.W_dec.transpose(1, 2))
