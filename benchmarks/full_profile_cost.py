@@ -2,6 +2,7 @@
 
     python benchmarks/full_profile_cost.py                  # every spec (~10 min on 2 busy cores)
     python benchmarks/full_profile_cost.py tms.pentagon --json cost.json
+    python benchmarks/full_profile_cost.py --device cuda    # measured on one GPU instead (benchmarks/gpu_check.sh)
 
 For each spec side (claim, control) the full-profile config is built as the runner builds it. A
 trained kind runs twice with its step count cut to s and 3s (s = steps/200, at least 10) on one
@@ -10,7 +11,9 @@ exact losses), projected to the full step count. A [property] side costs its exa
 point (the spec's own config). The free-optimum kind has no steps: one grid cell and one boundary
 are timed at the full restarts and multiplied by the grid size and the boundary count.
 
-The GPU column is an estimate, not a measurement (no GPU was available): each step costs the larger
+With `--device cuda` the trained kinds run on the GPU and their fit is the GPU's cost, measured
+(the free-optimum kind has no steps and stays on the CPU); the table then has no estimate column.
+On the CPU the GPU column is an estimate, not a measurement: each step costs the larger
 of its matmul FLOPs (10·I·B·H·F for a toy step, 10·I·B·m·d for an SAE step, as in bench_train.py) at
 an assumed 20 TFLOP/s sustained float32 on an H100/H200-class GPU, and a launch-bound floor of
 0.3 ms per step (~40 kernels of a small step at ~7 µs), paid by each part of a run split with
@@ -66,19 +69,19 @@ def step_flops(config: Any, n: int) -> float:
     return 10.0 * n * config.batch_size * config.n_hidden * config.n_features
 
 
-def timed(kind: Any, config: Any) -> float:
+def timed(kind: Any, config: Any, device: str) -> float:
     start = time.perf_counter()
-    kind.run(config, RunContext(device="cpu"))
+    kind.run(config, RunContext(device=device))  # its results come back to the host: the GPU has finished
     return time.perf_counter() - start
 
 
-def trained_cost(kind: Any, config: Any) -> dict[str, float]:
+def trained_cost(kind: Any, config: Any, device: str) -> dict[str, float]:
     """fixed + per_step·steps from runs of s and 3s steps."""
     full = config.steps
     s = max(10, full // 200)
     cut = {"warmup": 0} if hasattr(config, "warmup") else {}
-    t1 = timed(kind, attrs.evolve(config, steps=s, **cut))
-    t3 = timed(kind, attrs.evolve(config, steps=3 * s, **cut))
+    t1 = timed(kind, attrs.evolve(config, steps=s, **cut), device)
+    t3 = timed(kind, attrs.evolve(config, steps=3 * s, **cut), device)
     per_step = max(0.0, (t3 - t1) / (2 * s))
     fixed = max(0.0, t1 - s * per_step)
     return {"measured_s": t1 + t3, "fixed_s": fixed, "per_step_s": per_step, "steps": full, "fraction": 4 * s / full}
@@ -97,7 +100,7 @@ def free_optimum_cost(config: Any) -> dict[str, float]:
     return {"measured_s": cell + boundary, "fixed_s": r.size * p.size * cell + br.size * boundary * 1.5, "steps": 0}
 
 
-def side_cost(spec: Any, control: bool) -> dict[str, Any]:
+def side_cost(spec: Any, control: bool, device: str = "cpu") -> dict[str, Any]:
     kind = experiment_kind(spec)
     config = experiment_config(spec, "full", control)
     examples, parts = 1, 1
@@ -108,18 +111,20 @@ def side_cost(spec: Any, control: bool) -> dict[str, Any]:
         cost = free_optimum_cost(config)
         n, flops = 0, 0.0
     elif isinstance(config, Optimiser) and config.steps:
-        cost = trained_cost(kind, config)
+        cost = trained_cost(kind, config, device)
         n = instances(config, kind.axes)
         flops = step_flops(config, n)
         parts = kind.parts.count(config) if kind.parts is not None and kind.name in ("toy", "phase") else 1
     else:
-        cost = {"measured_s": timed(kind, config), "steps": 0}
+        cost = {"measured_s": timed(kind, config, device), "steps": 0}
         cost["fixed_s"] = cost["measured_s"]
         n, flops = 0, 0.0
     cpu = cost["fixed_s"] + cost.get("per_step_s", 0.0) * cost["steps"]
     # a run in parts (`chunks`) pays the launch floor once per part and step, one part after another
     floor = GPU_STEP_FLOOR * (parts if cost["steps"] else 1)
     gpu = cost["fixed_s"] + cost["steps"] * max(floor, flops / GPU_FLOPS) if cost["steps"] else cpu
+    if device != "cpu":  # measured on the GPU itself
+        gpu = cpu
     return {
         "kind": kind.name,
         "instances": n * examples,
@@ -135,14 +140,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ids", nargs="*", help="spec ids (default: all)")
     ap.add_argument("--json", type=Path, help="also write the rows here")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the trained kinds run")
     args = ap.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("full_profile_cost: --device cuda, but torch sees no CUDA device")
     torch.set_num_threads(1)  # what one job of `--executor ray --cpus-per-job 1` gets
     specs = [s for s in load_specs([ROOT / "specs"]) if not args.ids or s.id in args.ids]
     rows = []
-    print("| spec | kind | jobs (instances) | model-steps | measured CPU s | full on this CPU | one GPU (est.) |")
-    print("|---|---|---|---|---|---|---|")
+    on = "this CPU" if args.device == "cpu" else "one GPU"
+    est = " one GPU (est.) |" if args.device == "cpu" else ""
+    print(f"| spec | kind | jobs (instances) | model-steps | measured s | full on {on} |{est}")
+    print("|---|---|---|---|---|---|" + ("---|" if est else ""))
     for spec in specs:
-        sides = [side_cost(spec, False)] + ([side_cost(spec, True)] if spec.control is not None else [])
+        sides = [side_cost(spec, c, args.device) for c in ([False, True] if spec.control is not None else [False])]
         row = {
             "spec": spec.id,
             "kind": sides[0]["kind"],
@@ -155,11 +165,15 @@ def main() -> None:
         rows.append(row)
         print(
             f"| {row['spec']} | {row['kind']} | {len(sides)} ({' + '.join(map(str, row['instances']))}) | "
-            f"{row['model_steps']:.2e} | {row['measured_s']:.1f} | {_hms(row['cpu_s'])} | {_hms(row['gpu_s'])} |",
+            f"{row['model_steps']:.2e} | {row['measured_s']:.1f} | {_hms(row['cpu_s'])} |"
+            + (f" {_hms(row['gpu_s'])} |" if est else ""),
             flush=True,
         )
     cpu, gpu = sum(r["cpu_s"] for r in rows), sum(r["gpu_s"] for r in rows)
-    print(f"\nfull profile on this CPU, one job at a time: {_hms(cpu)}; one GPU (est.): {_hms(gpu)}")
+    if args.device == "cpu":
+        print(f"\nfull profile on this CPU, one job at a time: {_hms(cpu)}; one GPU (est.): {_hms(gpu)}")
+    else:
+        print(f"\nfull profile on one GPU, one job at a time (measured fit): {_hms(gpu)}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
