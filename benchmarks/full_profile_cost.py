@@ -122,9 +122,10 @@ def side_cost(spec: Any, control: bool, device: str = "cpu") -> dict[str, Any]:
     cpu = cost["fixed_s"] + cost.get("per_step_s", 0.0) * cost["steps"]
     # a run in parts (`chunks`) pays the launch floor once per part and step, one part after another
     floor = GPU_STEP_FLOOR * (parts if cost["steps"] else 1)
-    gpu = cost["fixed_s"] + cost["steps"] * max(floor, flops / GPU_FLOPS) if cost["steps"] else cpu
-    if device != "cpu":  # measured on the GPU itself
+    if device != "cpu" or not cost["steps"]:  # measured on the GPU itself, or no steps to estimate
         gpu = cpu
+    else:
+        gpu = cost["fixed_s"] + cost["steps"] * max(floor, flops / GPU_FLOPS)
     return {
         "kind": kind.name,
         "instances": n * examples,

@@ -98,11 +98,16 @@ def _to_host(args: Any, kwargs: Any) -> bool:
     return src.device.type != "cpu" and dst is not None and torch.device(dst).type == "cpu"
 
 
+def _gpu_branches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on every device-dependent choice takes the GPU's branch, on the CPU."""
+    monkeypatch.setattr(host_sync, "reads_are_free", lambda t: False)
+
+
 @pytest.fixture
 def gpu_path(monkeypatch: pytest.MonkeyPatch) -> HostReads:
     """The GPU's branches on the CPU, and a recorder for the host reads; `.tolist()` and `.numpy()`
     (which a CPU tensor answers without a dispatch) are recorded by wrapping them."""
-    monkeypatch.setattr(host_sync, "reads_are_free", lambda t: False)
+    _gpu_branches(monkeypatch)
     reads = HostReads()
     for method in ("tolist", "numpy"):
         original = getattr(torch.Tensor, method)
@@ -239,7 +244,7 @@ def test_topk_gpu_branch_trains_to_the_same_values(monkeypatch: pytest.MonkeyPat
     """AuxK on every step (no latent dead on some: exact zeros) and the mask by `torch.topk`: a whole run
     with latents dying and reviving ends where the CPU's branches end, to the bit (±0 aside)."""
     cpu = _train_topk(60)
-    monkeypatch.setattr(host_sync, "reads_are_free", lambda t: False)
+    _gpu_branches(monkeypatch)
     gpu = _train_topk(60)
     for name in cpu:
         assert torch.equal(cpu[name], gpu[name]), name
@@ -257,6 +262,6 @@ def test_topk_mask_by_rank_is_torch_topks_set(monkeypatch: pytest.MonkeyPatch) -
     z = torch.randn(5, 3, 12, generator=torch.Generator().manual_seed(1))
     k = torch.tensor([0, 1, 2, 5, 12])[:, None]
     cpu = topk_mask(z, k)
-    monkeypatch.setattr(host_sync, "reads_are_free", lambda t: False)
+    _gpu_branches(monkeypatch)
     assert torch.equal(topk_mask(z, k, k_max=12), cpu)
     assert torch.equal(topk_mask(z, k, k_max=12, dtype=torch.float32), cpu.float())
